@@ -1,0 +1,112 @@
+"""The api-versions Upkeep serves, one table per resource provider.
+
+A request's ``api-version`` picks a row; the row says which shapes that version has, so
+views ask the row ("does this version know dynamic scopes?") instead of comparing dates.
+A missing version is ``MissingApiVersionParameter``, one not in the table is
+``InvalidApiVersionParameter``; both are 400 and name the versions that are served.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from upkeep.arm.errors import ArmError
+
+
+@dataclass(frozen=True)
+class ApiVersion:
+    """One served api-version and the shape differences Upkeep honours for it."""
+
+    name: str
+    #: Subscription- and resource-group-scope configuration assignments with ``filter``.
+    dynamic_scopes: bool = False
+    #: Status of a PUT that creates: 201 where the spec declares it, else 200.
+    created_status: int = 201
+
+
+@dataclass(frozen=True)
+class ApiFamily:
+    """The versions of one provider namespace, newest last."""
+
+    namespace: str
+    versions: tuple[ApiVersion, ...]
+
+    def resolve(self, requested: str | None) -> ApiVersion:
+        if not requested:
+            raise ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+                target="api-version",
+            )
+        for version in self.versions:
+            if version.name == requested.lower():
+                return version
+        supported = ", ".join(f"'{version.name}'" for version in self.versions)
+        raise ArmError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{requested}' is invalid for {self.namespace}."
+            f" The supported versions are {supported}.",
+            target="api-version",
+        )
+
+    @property
+    def newest(self) -> ApiVersion:
+        return self.versions[-1]
+
+
+#: Every published Microsoft.Maintenance version that has InGuestPatch configurations with
+#: installPatches. 2021-05-01 (no installPatches) and older cannot carry Upkeep's resources.
+#: Members a version adds that Upkeep cannot act on (2022-11-01-preview ``overrides``, the
+#: maintenance plans of 2026-02-01-preview) are rejected as unknown by the wire models.
+MAINTENANCE = ApiFamily(
+    "Microsoft.Maintenance",
+    (
+        ApiVersion("2021-04-01-preview", created_status=200),
+        ApiVersion("2021-09-01-preview", created_status=200),
+        ApiVersion("2022-07-01-preview", created_status=200),
+        ApiVersion("2022-11-01-preview", created_status=200),
+        ApiVersion("2023-04-01", dynamic_scopes=True),
+        ApiVersion("2023-09-01-preview", dynamic_scopes=True),
+        ApiVersion("2023-10-01-preview", dynamic_scopes=True),
+        ApiVersion("2025-10-01-preview", dynamic_scopes=True),
+        ApiVersion("2025-11-01", dynamic_scopes=True),
+        ApiVersion("2026-02-01-preview", dynamic_scopes=True),
+    ),
+)
+
+#: Microsoft.Resources resource groups: the shape has not changed across these versions.
+RESOURCES = ApiFamily(
+    "Microsoft.Resources",
+    tuple(
+        ApiVersion(name)
+        for name in (
+            "2019-10-01",
+            "2020-06-01",
+            "2020-10-01",
+            "2021-01-01",
+            "2021-04-01",
+            "2022-09-01",
+            "2023-07-01",
+            "2024-03-01",
+            "2024-07-01",
+            "2024-11-01",
+            "2025-01-01",
+            "2025-03-01",
+            "2025-04-01",
+        )
+    ),
+)
+
+#: Microsoft.Resources subscriptions (``GET /subscriptions``), a family of its own in ARM.
+SUBSCRIPTIONS = ApiFamily(
+    "Microsoft.Resources",
+    tuple(
+        ApiVersion(name)
+        for name in ("2016-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-12-01")
+    ),
+)
+
+#: Upkeep's own resources (tokens): one version for now.
+UPKEEP = ApiFamily("Upkeep.Authorization", (ApiVersion("2026-11-01"),))

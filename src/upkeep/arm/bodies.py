@@ -1,0 +1,158 @@
+"""Reading request bodies: size limit, JSON, and validation into wire models.
+
+A body that is too large, is not JSON, has a value of the wrong JSON type or a member the
+resource does not have is rejected with ``InvalidRequestContent``; a value that breaks a
+rule is ``InvalidParameter``. Either way the message names the field (as the JSON path the
+caller wrote, e.g. ``properties.maintenanceWindow.duration``) and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from upkeep.arm.errors import ArmError, invalid_content
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # ARM's own request limit
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# Pydantic error types that mean "the JSON has the wrong shape" rather than "a bad value".
+_SHAPE_ERRORS = frozenset(
+    {
+        "extra_forbidden",
+        "model_type",
+        "model_attributes_type",
+        "dict_type",
+        "list_type",
+        "string_type",
+        "bool_type",
+        "int_type",
+        "float_type",
+        "missing",
+    }
+)
+
+
+async def read_json(request: Request, *, required: bool = True) -> Any:
+    """The request body as JSON, or ``None`` when it is empty and not required."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(int(declared))
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise _too_large(len(raw))
+    if not raw.strip():
+        if required:
+            raise invalid_content("The request body is empty; a JSON object is required.")
+        return None
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise invalid_content("The request body is not valid UTF-8.") from None
+    except json.JSONDecodeError as error:
+        raise invalid_content(
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno},"
+            f" column {error.colno}."
+        ) from None
+
+
+def parse_model(model: type[Model], data: Any, *, prefix: str = "") -> Model:
+    """Validate ``data`` into ``model``; map every validation error to an ARM 400."""
+    if not isinstance(data, dict):
+        raise invalid_content(
+            f"The request body must be a JSON object, not {_json_type(data)}.",
+            target=prefix or None,
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise validation_error(error, prefix) from None
+
+
+def validation_error(error: ValidationError, prefix: str = "") -> ArmError:
+    """One ARM error for a pydantic ``ValidationError``: the first problem, all in details."""
+    problems = [_problem(item, prefix) for item in error.errors(include_url=False)]
+    first = problems[0]
+    return ArmError(
+        400,
+        first.code,
+        first.message,
+        target=first.target,
+        details=problems if len(problems) > 1 else None,
+    )
+
+
+def field_path(location: tuple[int | str, ...], prefix: str = "") -> str:
+    """``("properties", "tags", 0)`` -> ``properties.tags[0]``."""
+    path = prefix
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def _problem(item: Any, prefix: str) -> ArmError:
+    location = tuple(part for part in item["loc"] if not _is_validator_tag(part))
+    target = field_path(location, prefix) or "body"
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        return invalid_content(
+            f"Could not find member '{location[-1]}' at '{target}': the resource has no such"
+            " property.",
+            target,
+        )
+    if kind == "missing":
+        return ArmError(400, "InvalidParameter", f"{target}: a value is required.", target=target)
+    message = item["msg"]
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+    if kind in _SHAPE_ERRORS:
+        actual = _json_type(item.get("input"))
+        return invalid_content(f"{target}: {message} (got {actual}).", target)
+    return ArmError(400, "InvalidParameter", f"{target}: {message}", target=target)
+
+
+def _is_validator_tag(part: int | str) -> bool:
+    # pydantic puts the name of a function validator or union member into the location
+    return isinstance(part, str) and (part.startswith("function-") or part in {"str", "int"})
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _too_large(size: int) -> ArmError:
+    return invalid_content(
+        f"The request body is {size} bytes; the largest body accepted is {MAX_BODY_BYTES} bytes."
+    )

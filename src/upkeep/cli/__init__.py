@@ -1,0 +1,1 @@
+"""The ``upkeep`` command line, grouped like ``az``: serve, admin, login, group, maintenance."""

@@ -1,0 +1,153 @@
+"""``upkeep admin``: tokens and subscriptions, straight on a data directory's store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from upkeep.arm.errors import ArmError
+from upkeep.arm.timestamps import format_timestamp
+from upkeep.auth import service as auth
+from upkeep.auth.models import Role, normalize_scope
+from upkeep.cli.errors import CliError
+from upkeep.cli.output import emit
+from upkeep.clock import system_clock
+from upkeep.db.store import Store
+from upkeep.resources import service as resources
+from upkeep.server import default_data_dir, open_store
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    admin = commands.add_parser("admin", help="administer a data directory directly")
+    groups = admin.add_subparsers(dest="group", required=True, metavar="GROUP")
+
+    token = groups.add_parser("token", help="bearer tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = _with_store(token.add_parser("create", help="create a token and print it once"))
+    create.add_argument("--role", required=True, help="Reader, Contributor or Owner")
+    create.add_argument(
+        "--scope", required=True, help="/, /subscriptions/S or .../resourceGroups/G"
+    )
+    create.add_argument("--expires", help="lifetime such as 30d, 24h, 90m (default: never)")
+    create.add_argument("--name", help="a name to recognise it by")
+    create.set_defaults(handler=create_token)
+    listing = _with_store(token.add_parser("list", help="list tokens (never their secrets)"))
+    listing.add_argument("--output", "-o", choices=("json", "table"), default="table")
+    listing.set_defaults(handler=list_tokens)
+    revoke = _with_store(token.add_parser("revoke", help="revoke a token by id or name"))
+    revoke.add_argument("token", help="token id or name")
+    revoke.set_defaults(handler=revoke_token)
+
+    subscription = groups.add_parser("subscription", help="subscriptions").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    new = _with_store(subscription.add_parser("create", help="create a subscription"))
+    new.add_argument("--name", required=True, help="display name")
+    new.add_argument("--id", help="subscription id (a GUID; default: a new one)")
+    new.set_defaults(handler=create_subscription)
+    listed = _with_store(subscription.add_parser("list", help="list subscriptions"))
+    listed.add_argument("--output", "-o", choices=("json", "table"), default="table")
+    listed.set_defaults(handler=list_subscriptions)
+
+
+def _with_store(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help="state directory")
+    parser.add_argument("--database", help="store URL when the server uses one (default: SQLite)")
+    return parser
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return open_store(args.data_dir, args.database)
+
+
+def create_token(args: argparse.Namespace) -> None:
+    try:
+        role = Role.parse(args.role)
+        scope = normalize_scope(args.scope)
+        lifetime = auth.parse_lifetime(args.expires) if args.expires else None
+    except ValueError as error:
+        raise CliError(str(error), 2) from None
+    store = _store(args)
+    try:
+        with store.writing() as connection:
+            if scope != "/":
+                resources.require_scope(connection, scope)
+            _, secret = auth.create_token(
+                connection,
+                role=role,
+                scope=scope,
+                now=system_clock(),
+                name=args.name,
+                lifetime=lifetime,
+            )
+    except ArmError as error:
+        raise CliError(error.message) from None
+    finally:
+        store.dispose()
+    print(secret)
+
+
+def list_tokens(args: argparse.Namespace) -> None:
+    store = _store(args)
+    with store.reading() as connection:
+        records = auth.list_tokens(connection)
+    store.dispose()
+    now = system_clock()
+    emit(
+        [
+            {
+                "id": record.id,
+                "name": record.name,
+                "role": record.role.value,
+                "scope": record.scope,
+                "state": record.state(now),
+                "created": format_timestamp(record.created_at),
+                "expires": format_timestamp(record.expires_at) if record.expires_at else "never",
+            }
+            for record in records
+        ],
+        args.output,
+        ["name", "role", "scope", "state", "expires", "id"],
+    )
+
+
+def revoke_token(args: argparse.Namespace) -> None:
+    store = _store(args)
+    try:
+        with store.writing() as connection:
+            matches = [
+                record
+                for record in auth.list_tokens(connection)
+                if args.token in (record.id, record.name) and record.revoked_at is None
+            ]
+            if not matches:
+                raise CliError(f"No active token has the id or name '{args.token}'.", 3)
+            if len(matches) > 1:
+                raise CliError(f"Several tokens are named '{args.token}'; revoke one by its id.")
+            auth.revoke_token(connection, matches[0].id, system_clock())
+    finally:
+        store.dispose()
+    print(f"Revoked token {matches[0].id} ({matches[0].name}).")
+
+
+def create_subscription(args: argparse.Namespace) -> None:
+    store = _store(args)
+    try:
+        with store.writing() as connection:
+            created = resources.create_subscription(
+                connection, display_name=args.name, now=system_clock(), subscription_id=args.id
+            )
+    except ArmError as error:
+        raise CliError(error.message) from None
+    finally:
+        store.dispose()
+    emit(created, "json")
+
+
+def list_subscriptions(args: argparse.Namespace) -> None:
+    store = _store(args)
+    with store.reading() as connection:
+        found = resources.list_subscriptions(connection)
+    store.dispose()
+    emit(found, args.output, ["displayName", "subscriptionId", "state"])

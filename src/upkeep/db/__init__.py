@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy engine, table definitions and schema migrations."""

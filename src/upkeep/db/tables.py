@@ -1,0 +1,146 @@
+"""Every table Upkeep keeps, in SQLAlchemy Core.
+
+Lookups are by ``key``: the lowercase form of an ARM id, because ids are case-insensitive.
+Display names and request bodies are kept as the caller sent them, so responses echo them.
+Ownership is expressed as foreign keys with ``ON DELETE CASCADE``: deleting a resource group
+deletes what is in it, deleting a configuration deletes its assignments.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant: aware UTC in Python, naive UTC in the database (SQLite has no zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("instants must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+#: JSON documents: jsonb on PostgreSQL (indexable), JSON text on SQLite.
+Document = JSON().with_variant(JSONB(), "postgresql")
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("scope", String(512), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("display_name", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+resource_groups = Table(
+    "resource_groups",
+    metadata,
+    Column("key", String(256), primary_key=True),
+    Column(
+        "subscription_id",
+        String(36),
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(90), nullable=False),
+    Column("body", Document, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+maintenance_configurations = Table(
+    "maintenance_configurations",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column(
+        "group_key",
+        String(256),
+        ForeignKey("resource_groups.key", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column("name", String(260), nullable=False),
+    Column("body", Document, nullable=False),
+    Column("system_data", Document, nullable=False),
+)
+
+configuration_assignments = Table(
+    "configuration_assignments",
+    metadata,
+    Column("key", String(1024), primary_key=True),
+    Column("id", String(1024), nullable=False),
+    Column("name", String(260), nullable=False),
+    Column("subscription_id", String(36), nullable=False, index=True),
+    # the group the assignment lives in (a machine's group, or the group scope); none at
+    # subscription scope, where the subscription itself owns it
+    Column(
+        "group_key",
+        String(256),
+        ForeignKey("resource_groups.key", ondelete="CASCADE"),
+        index=True,
+    ),
+    Column(
+        "configuration_key",
+        String(512),
+        ForeignKey("maintenance_configurations.key", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("target_id", String(1024), nullable=False),
+    Column("target_key", String(1024), nullable=False, index=True),
+    Column("body", Document, nullable=False),
+    Column("system_data", Document, nullable=False),
+)

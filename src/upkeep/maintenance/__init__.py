@@ -1,0 +1,1 @@
+"""Maintenance configurations, configuration assignments and their schedules."""

@@ -1,0 +1,1 @@
+"""Subscriptions and resource groups: the containers every other resource lives in."""
