@@ -147,10 +147,14 @@ def app_client(store: Store, clock: SettableClock) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def api(app_client: TestClient, tokens: Tokens, subscription_id: str) -> TestClient:
+def api(
+    store: Store, clock: SettableClock, tokens: Tokens, subscription_id: str
+) -> Iterator[TestClient]:
     """The app in-process, as an Owner at ``/``."""
-    app_client.headers["Authorization"] = f"Bearer {tokens.make('Owner')}"
-    return app_client
+    headers = {"Authorization": f"Bearer {tokens.make('Owner')}"}
+    app = create_app(store, clock)
+    with TestClient(app, base_url="https://testserver", headers=headers) as client:
+        yield client
 
 
 # --- a real server process -----------------------------------------------------------

@@ -37,7 +37,10 @@ class RunningServer:
 
     @property
     def cert(self) -> str:
-        return str(self.data_dir / "tls" / "cert.pem")
+        """The certificate the server said it serves."""
+        found = re.search(r"TLS cert:\s+(\S+)", self.banner)
+        assert found, self.banner
+        return found.group(1)
 
     @property
     def admin_token(self) -> str:

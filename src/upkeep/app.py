@@ -15,13 +15,19 @@ from upkeep.observability import Metrics, RequestObserver, health_endpoint
 from upkeep.resources import views as resources_views
 
 
-def create_app(store: Store, clock: Clock = system_clock) -> ASGIApp:
-    """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule."""
+def build_arm_router(store: Store, clock: Clock) -> ArmRouter:
+    """Every ARM route of every domain."""
     authenticator = auth_views.BearerAuthenticator(store, clock)
     arm = ArmRouter(authenticator)
     resources_views.add_routes(arm, resources_views.ResourceViews(store, clock))
     maintenance_views.add_routes(arm, maintenance_views.MaintenanceViews(store, clock))
     auth_views.add_routes(arm, auth_views.TokenViews(store, clock, authenticator))
+    return arm
+
+
+def create_app(store: Store, clock: Clock = system_clock) -> ASGIApp:
+    """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule."""
+    arm = build_arm_router(store, clock)
 
     async def ping() -> None:
         await store.read(lambda connection: connection.execute(text("SELECT 1")))

@@ -32,8 +32,9 @@ def window(recur: str, start: str, zone: str = "UTC", duration: str = "02:00", *
     }
 
 
-def starts(recur: str, start: str, zone: str, count: int, after: datetime | None = None,
-           **more: str) -> list[datetime]:
+def starts(
+    recur: str, start: str, zone: str, count: int, after: datetime | None = None, **more: str
+) -> list[datetime]:
     schedule = parse_schedule(window(recur, start, zone, **more))
     return [o.start for o in next_occurrences(schedule, after or schedule.start_utc, count)]
 
@@ -131,7 +132,9 @@ def test_weekly_weekend_window_across_autumn_change_in_europe() -> None:
 
 def test_saturday_after_patch_tuesday_with_an_offset_across_dst() -> None:
     # second Tuesday + 4 days, 23:00 New York time
-    assert starts("Month Second Tuesday Offset4", "2026-01-01 23:00", "Eastern Standard Time", 3) == [
+    assert starts(
+        "Month Second Tuesday Offset4", "2026-01-01 23:00", "Eastern Standard Time", 3
+    ) == [
         utc(2026, 1, 18, 4),  # Sat 2026-01-17 23:00 EST
         utc(2026, 2, 15, 4),  # Sat 2026-02-14 23:00 EST
         utc(2026, 3, 15, 3),  # Sat 2026-03-14 23:00 EDT
@@ -256,9 +259,7 @@ def test_hourly_recurrence_is_elapsed_time_across_dst() -> None:
 
 
 def test_no_window_starts_after_the_expiration() -> None:
-    found = starts(
-        "Day", "2026-01-01 10:00", "UTC", 10, expirationDateTime="2026-01-03 10:00"
-    )
+    found = starts("Day", "2026-01-01 10:00", "UTC", 10, expirationDateTime="2026-01-03 10:00")
     assert found == [utc(2026, 1, 1, 10), utc(2026, 1, 2, 10), utc(2026, 1, 3, 10)]
 
 
@@ -310,8 +311,11 @@ def test_the_seed_documents_window() -> None:
         ({"startDateTime": ""}, "startDateTime", "a value is required"),
         ({"timeZone": "Mars Standard Time"}, "timeZone", "not a known time zone"),
         ({"expirationDateTime": "2026-01-01 09:00"}, "expirationDateTime", "not after the start"),
-        ({"recurEvery": "Month day31", "expirationDateTime": "2026-01-20 00:00"}, "recurEvery",
-         "never produces a window"),
+        (
+            {"recurEvery": "Month day31", "expirationDateTime": "2026-01-20 00:00"},
+            "recurEvery",
+            "never produces a window",
+        ),
     ],
 )
 def test_window_fields_that_break_a_rule_name_the_field(

@@ -91,7 +91,9 @@ def reference_instant(local: datetime, zone: ZoneInfo) -> datetime:
         (local + timedelta(hours=hours)).replace(tzinfo=zone).utcoffset()
         for hours in range(-48, 49, 6)
     }
-    candidates = sorted((local - offset).replace(tzinfo=UTC) for offset in offsets if offset is not None)
+    candidates = sorted(
+        (local - offset).replace(tzinfo=UTC) for offset in offsets if offset is not None
+    )
     exact = [u for u in candidates if u.astimezone(zone).replace(tzinfo=None) == local]
     if exact:
         return exact[0]
@@ -135,10 +137,14 @@ def reference_starts(schedule: Schedule, after: datetime, count: int) -> list[da
             moment += timedelta(hours=rule.interval)
     else:
         origin = schedule.start.date()
-        day = max(origin, (after - timedelta(days=2)).astimezone(schedule.zone).date() - timedelta(days=7))
+        day = max(
+            origin, (after - timedelta(days=2)).astimezone(schedule.zone).date() - timedelta(days=7)
+        )
         for _ in range(count * 40 * 31 * rule.interval):
             if day >= origin and reference_matches(rule, origin, day):
-                moment = reference_instant(datetime.combine(day, schedule.start.time()), schedule.zone)
+                moment = reference_instant(
+                    datetime.combine(day, schedule.start.time()), schedule.zone
+                )
                 if moment >= after:
                     found.append(moment)
                     if len(found) == count:

@@ -52,7 +52,7 @@ async def read_json(request: Request, *, required: bool = True) -> Any:
             raise invalid_content("The request body is empty; a JSON object is required.")
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise invalid_content("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError as error:

@@ -177,6 +177,16 @@ def scope_covers(scope: str, path: str) -> bool:
     return inner[: len(outer)] == outer
 
 
+def path_scope(path: str) -> str:
+    """The scope a request path lies in: ``/``, ``/subscriptions/S`` or ``…/resourceGroups/G``."""
+    parts = [part for part in path.split("/") if part]
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        return "/"
+    if len(parts) < 4 or parts[2].lower() != "resourcegroups":
+        return f"/subscriptions/{parts[1]}"
+    return f"/subscriptions/{parts[1]}/resourceGroups/{parts[3]}"
+
+
 def group_key(subscription_id: str, group: str) -> str:
     """The store key of a resource group."""
     return f"/subscriptions/{subscription_id}/resourcegroups/{group}".lower()

@@ -68,7 +68,8 @@ class ArmRequest:
     params: dict[str, str]
     api_version: ApiVersion
     caller: Caller
-    #: The part of the path's scope the caller may see (the caller's own scope when narrower).
+    #: The scope the caller may see at this path: the path's own scope (``/``, a subscription
+    #: or a group), or the caller's scope when a list reaches wider than the caller may.
     visible_scope: str
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -113,6 +114,10 @@ class ArmRouter:
             by_method["HEAD"] = by_method["GET"]
         self._routes.append(Route(template, family, by_method, compile_template(template)))
 
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(self._routes)
+
     def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self._routes:
             found = route.pattern.match(path)
@@ -145,11 +150,12 @@ class ArmRouter:
         await response(scope, receive, send)
 
     async def _dispatch(self, request: Request, request_id: str) -> Response:
-        caller = await self._authenticate(request)
-        scope = request.scope
-        scope["upkeep.caller"] = caller.name
         path = request.url.path
         found = self.match(path)
+        if found is not None:
+            request.scope["upkeep.route"] = found[0].template
+        caller = await self._authenticate(request)  # a 401 comes before a 404
+        request.scope["upkeep.caller"] = caller.name
         if found is None:
             raise ArmError(
                 404,
@@ -157,7 +163,6 @@ class ArmRouter:
                 f"No route serves '{request.method} {path}'.",
             )
         route, params = found
-        scope["upkeep.route"] = route.template
         operation = route.operations.get(request.method)
         if operation is None:
             allowed = ", ".join(sorted(route.operations))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from upkeep.arm.errors import ArmError
-from upkeep.arm.ids import normalize_subscription_id, scope_covers
+from upkeep.arm.ids import normalize_subscription_id, path_scope, scope_covers
 from upkeep.arm.routing import Permission
 
 
@@ -72,8 +72,8 @@ class Caller:
         """The scope visible to this caller at ``path``; a 403 when none is allowed."""
         if permission in self.role.permissions:
             if scope_covers(self.scope, path):
-                return path
-            if lists and scope_covers(path, self.scope):
+                return path_scope(path)
+            if lists and scope_covers(path_scope(path), self.scope):
                 return self.scope
         raise ArmError(
             403,

@@ -51,31 +51,33 @@ def _listing(client: ApiClient, current: str | None) -> list[dict]:
     ]
 
 
-def do_login(args: argparse.Namespace) -> None:
+def do_login(context: Context) -> None:
+    args = context.args
     profile = Profile(server=args.server.rstrip("/"), token=args.token, ca_cert=args.ca_cert)
     client = ApiClient(profile, server=profile.server, token=profile.token, ca_cert=args.ca_cert)
-    found = _listing(client, None)
+    try:
+        found = _listing(client, None)
+    finally:
+        client.close()
     if not found:
         raise CliError("Logged in, but the token can see no subscription.")
     profile = replace(profile, subscription=found[0]["subscriptionId"])
     profile.save()
     found[0]["isDefault"] = True
-    Context(args).emit(found, COLUMNS if args.output == "table" else None)
+    context.emit(found, COLUMNS if args.output == "table" else None)
 
 
-def do_logout(args: argparse.Namespace) -> None:
+def do_logout(context: Context) -> None:
     path = profile_path()
     if path.exists():
         path.unlink()
 
 
-def do_list(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_list(context: Context) -> None:
     context.emit(_listing(context.client, context.profile.subscription), COLUMNS)
 
 
-def do_show(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_show(context: Context) -> None:
     wanted = context.subscription
     for item in _listing(context.client, wanted):
         if item["subscriptionId"] == wanted:
@@ -84,8 +86,8 @@ def do_show(args: argparse.Namespace) -> None:
     raise CliError(f"Subscription '{wanted}' is not visible to this token.", 3)
 
 
-def do_set(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_set(context: Context) -> None:
+    args = context.args
     for item in _listing(context.client, None):
         if args.subscription in (item["subscriptionId"], item["name"]):
             replace(context.profile, subscription=item["subscriptionId"]).save()

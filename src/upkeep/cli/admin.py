@@ -9,6 +9,7 @@ from upkeep.arm.errors import ArmError
 from upkeep.arm.timestamps import format_timestamp
 from upkeep.auth import service as auth
 from upkeep.auth.models import Role, normalize_scope
+from upkeep.cli.context import Context
 from upkeep.cli.errors import CliError
 from upkeep.cli.output import emit
 from upkeep.clock import system_clock
@@ -61,7 +62,8 @@ def _store(args: argparse.Namespace) -> Store:
     return open_store(args.data_dir, args.database)
 
 
-def create_token(args: argparse.Namespace) -> None:
+def create_token(context: Context) -> None:
+    args = context.args
     try:
         role = Role.parse(args.role)
         scope = normalize_scope(args.scope)
@@ -88,7 +90,8 @@ def create_token(args: argparse.Namespace) -> None:
     print(secret)
 
 
-def list_tokens(args: argparse.Namespace) -> None:
+def list_tokens(context: Context) -> None:
+    args = context.args
     store = _store(args)
     with store.reading() as connection:
         records = auth.list_tokens(connection)
@@ -112,7 +115,8 @@ def list_tokens(args: argparse.Namespace) -> None:
     )
 
 
-def revoke_token(args: argparse.Namespace) -> None:
+def revoke_token(context: Context) -> None:
+    args = context.args
     store = _store(args)
     try:
         with store.writing() as connection:
@@ -131,7 +135,8 @@ def revoke_token(args: argparse.Namespace) -> None:
     print(f"Revoked token {matches[0].id} ({matches[0].name}).")
 
 
-def create_subscription(args: argparse.Namespace) -> None:
+def create_subscription(context: Context) -> None:
+    args = context.args
     store = _store(args)
     try:
         with store.writing() as connection:
@@ -145,7 +150,8 @@ def create_subscription(args: argparse.Namespace) -> None:
     emit(created, "json")
 
 
-def list_subscriptions(args: argparse.Namespace) -> None:
+def list_subscriptions(context: Context) -> None:
+    args = context.args
     store = _store(args)
     with store.reading() as connection:
         found = resources.list_subscriptions(connection)

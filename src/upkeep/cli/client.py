@@ -57,6 +57,9 @@ class ApiClient:
             return None
         return response.json()
 
+    def close(self) -> None:
+        self._client.close()
+
     def get(self, path: str, api_version: str, **params: str) -> Any:
         return self.call("GET", path, api_version, params=params or None)
 

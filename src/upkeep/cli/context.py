@@ -41,6 +41,10 @@ class Context:
     def subscription(self) -> str:
         return self.profile.require_subscription(getattr(self.args, "subscription", None))
 
+    def close(self) -> None:
+        if "client" in self.__dict__:  # only if a command used it
+            self.client.close()
+
     def emit(self, result: Any, columns: Sequence[str] | None = None) -> None:
         emit(result, self.args.output, columns)
 

@@ -53,8 +53,8 @@ def _row(group: dict) -> dict:
     return {**group, "provisioningState": group.get("properties", {}).get("provisioningState")}
 
 
-def do_create(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_create(context: Context) -> None:
+    args = context.args
     body: dict = {"location": args.location}
     if args.tags is not None:
         body["tags"] = parse_mapping(args.tags, "--tags") if args.tags else {}
@@ -64,14 +64,14 @@ def do_create(args: argparse.Namespace) -> None:
     context.emit(_row(result) if args.output == "table" else result, COLUMNS)
 
 
-def do_show(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_show(context: Context) -> None:
+    args = context.args
     result = context.client.get(_path(context), RESOURCES_API)
     context.emit(_row(result) if args.output == "table" else result, COLUMNS)
 
 
-def do_list(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_list(context: Context) -> None:
+    args = context.args
     found = context.client.get(
         f"/subscriptions/{context.subscription}/resourcegroups", RESOURCES_API
     )
@@ -79,13 +79,12 @@ def do_list(args: argparse.Namespace) -> None:
     context.emit([_row(row) for row in rows] if args.output == "table" else rows, COLUMNS)
 
 
-def do_exists(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_exists(context: Context) -> None:
     print("true" if context.client.exists(_path(context), RESOURCES_API) else "false")
 
 
-def do_delete(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_delete(context: Context) -> None:
+    args = context.args
     context.confirm(
         f"Are you sure you want to delete resource group '{args.name}' and everything in it?"
     )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from upkeep import __version__
 from upkeep.cli import account, admin, groups, maintenance, serve
-from upkeep.cli.context import common_flags
+from upkeep.cli.context import Context, common_flags
 from upkeep.cli.errors import EXIT_USAGE, CliError
 
 
@@ -30,14 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    context = Context(parser.parse_args(argv))
     try:
-        args.handler(args)
+        context.args.handler(context)
     except CliError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE
+    finally:
+        context.close()
     return 0
 
 

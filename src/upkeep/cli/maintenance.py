@@ -214,8 +214,8 @@ def _show_configuration(context: Context, resource: dict[str, Any]) -> None:
     context.emit(flatten(resource, "maintenanceWindow"), CONFIGURATION_COLUMNS)
 
 
-def do_create(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_create(context: Context) -> None:
+    args = context.args
     body = _configuration_body(args)
     if "location" not in body:
         group = context.client.get(
@@ -227,8 +227,8 @@ def do_create(args: argparse.Namespace) -> None:
     _show_configuration(context, result)
 
 
-def do_update(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_update(context: Context) -> None:
+    args = context.args
     body = _configuration_body(args)
     if not body:
         raise CliError("Nothing to update: give at least one field to change.", 2)
@@ -236,13 +236,12 @@ def do_update(args: argparse.Namespace) -> None:
     _show_configuration(context, result)
 
 
-def do_show(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_show(context: Context) -> None:
     _show_configuration(context, context.client.get(_configuration_path(context), MAINTENANCE_API))
 
 
-def do_list(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_list(context: Context) -> None:
+    args = context.args
     scope = f"/subscriptions/{context.subscription}"
     if args.resource_group:
         scope += f"/resourceGroups/{args.resource_group}"
@@ -254,14 +253,13 @@ def do_list(args: argparse.Namespace) -> None:
     )
 
 
-def do_delete(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_delete(context: Context) -> None:
     context.confirm("Are you sure you want to perform this operation?")
     context.client.call("DELETE", _configuration_path(context), MAINTENANCE_API)
 
 
-def do_show_schedule(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_show_schedule(context: Context) -> None:
+    args = context.args
     found = context.client.get(
         _configuration_path(context) + "/schedule", MAINTENANCE_API, count=str(args.count)
     )["value"]
@@ -437,8 +435,8 @@ def _show_assignment(context: Context, resource: dict[str, Any]) -> None:
     context.emit(flatten(resource), ASSIGNMENT_COLUMNS)
 
 
-def do_assign(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_assign(context: Context) -> None:
+    args = context.args
     body = _assignment_body(args)
     if not body.get("properties", {}).get("maintenanceConfigurationId"):
         raise CliError("--maintenance-configuration-id is required to create an assignment.", 2)
@@ -446,8 +444,8 @@ def do_assign(args: argparse.Namespace) -> None:
     _show_assignment(context, result)
 
 
-def do_update_assignment(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_update_assignment(context: Context) -> None:
+    args = context.args
     body = _assignment_body(args)
     if not body:
         raise CliError("Nothing to update: give at least one field to change.", 2)
@@ -455,19 +453,17 @@ def do_update_assignment(args: argparse.Namespace) -> None:
     _show_assignment(context, result)
 
 
-def do_show_assignment(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_show_assignment(context: Context) -> None:
     _show_assignment(context, context.client.get(_assignment_path(context), MAINTENANCE_API))
 
 
-def do_delete_assignment(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_delete_assignment(context: Context) -> None:
     context.confirm("Are you sure you want to perform this operation?")
     context.client.call("DELETE", _assignment_path(context), MAINTENANCE_API)
 
 
-def do_list_assignments(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_list_assignments(context: Context) -> None:
+    args = context.args
     if args.config_id:
         path = args.config_id.rstrip("/") + "/configurationAssignments"
     else:
@@ -487,8 +483,7 @@ def do_list_assignments(args: argparse.Namespace) -> None:
     context.emit([flatten(item) for item in found], ASSIGNMENT_COLUMNS)
 
 
-def do_list_subscription_assignments(args: argparse.Namespace) -> None:
-    context = Context(args)
+def do_list_subscription_assignments(context: Context) -> None:
     found = context.client.get(
         f"/subscriptions/{context.subscription}/providers/Microsoft.Maintenance/configurationAssignments",
         MAINTENANCE_API,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from upkeep.cli.context import Context
 from upkeep.server import DEFAULT_PORT, ServerSettings, default_data_dir, serve
 
 
@@ -31,7 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(context: Context) -> None:
+    args = context.args
     if (args.tls_cert is None) != (args.tls_key is None):
         raise SystemExit("upkeep serve: --tls-cert and --tls-key go together")
     serve(

@@ -245,9 +245,14 @@ class AssignmentIn(ArmResourceModel):
 
 
 def stored_body(model: BaseModel) -> dict[str, Any]:
-    """What a request set, in wire names, without the read-only envelope: what is echoed."""
+    """What a request set, in wire names, without the read-only envelope: what is echoed.
+
+    A member sent as ``null`` is a member not set (the specs allow no nulls), so it is not
+    stored and not echoed.
+    """
     return model.model_dump(
         by_alias=True,
         exclude_unset=True,
+        exclude_none=True,
         exclude={"id", "name", "type", "system_data"},
     )
