@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from upkeep.arm.routing import ArmRouter
 from upkeep.auth import views as auth_views
@@ -29,15 +28,27 @@ def create_app(store: Store, clock: Clock = system_clock) -> ASGIApp:
     """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule."""
     arm = build_arm_router(store, clock)
 
-    async def ping() -> None:
-        await store.read(lambda connection: connection.execute(text("SELECT 1")))
-
     metrics = Metrics()
-    router = Router(
+    service = Router(
         routes=[
-            Route("/healthz", health_endpoint(ping)),
+            Route("/healthz", health_endpoint(store.ping)),
             Route("/metrics", metrics.endpoint),
-        ],
-        default=arm,
+        ]
     )
-    return RequestObserver(router, metrics)
+    return RequestObserver(ArmFirst(arm, service), metrics)
+
+
+class ArmFirst:
+    """Sends ARM requests straight to the ARM router; the service routes (health, metrics)
+    and the lifespan protocol go through Starlette's router."""
+
+    def __init__(self, arm: ArmRouter, service: Router) -> None:
+        self.arm = arm
+        self.service = service
+        self.service_paths = {route.path for route in service.routes if isinstance(route, Route)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.service_paths:
+            await self.arm(scope, receive, send)
+        else:
+            await self.service(scope, receive, send)

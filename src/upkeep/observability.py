@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -72,17 +72,58 @@ class Metrics:
         )
         info = Counter("upkeep_build", "Build information.", ["version"], registry=self.registry)
         info.labels(__version__).inc(0)
+        # label children looked up once: .labels() takes a lock and builds a key every call
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self.requests.labels(method, route, str(status))
+            self._counted[(method, route, status)] = counted
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[(method, route)] = self.latency.labels(method, route)
+        counted.inc()
+        timed.observe(seconds)
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class AccessLog:
+    """One JSON line per request on stderr, in the shape :class:`JsonFormatter` writes.
+
+    Written directly rather than through ``logging`` records: on the hot path a record, its
+    formatter and its handler cost more than the request they describe.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._second = -1
+        self._second_text = ""
+
+    def write(self, fields: dict[str, Any]) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # formatting a time costs more than writing the line
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        stamp = f"{self._second_text}.{int((now - second) * 1000):03d}Z"
+        line = {"time": stamp, "level": "info", "logger": logger.name, "message": "request"}
+        line.update(fields)
+        (self._stream or sys.stderr).write(json.dumps(line) + "\n")
+
+
 class RequestObserver:
     """ASGI middleware: time each HTTP request, count it, log it."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log or AccessLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,18 +148,16 @@ class RequestObserver:
                 or "unmatched"
             )
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            logger.info(
-                "request",
-                extra={
+            self.metrics.observe(method, route, status, elapsed)
+            self.access_log.write(
+                {
                     "method": method,
                     "path": scope["path"],
                     "route": route,
                     "status": status,
                     "ms": round(elapsed * 1000, 2),
                     "caller": scope.get("upkeep.caller"),
-                },
+                }
             )
 
 

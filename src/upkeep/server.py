@@ -8,7 +8,6 @@ when the store has no active one. Then serve.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from dataclasses import dataclass
@@ -91,7 +90,6 @@ def prepare(settings: ServerSettings) -> Prepared:
         ensure_certificate(settings.cert_path, settings.key_path)
     now = system_clock()
     with store.writing() as connection:
-        resources.tenant_id(connection)
         found = resources.list_subscriptions(connection)
         if not found:
             found = [resources.create_subscription(connection, display_name="Default", now=now)]
@@ -133,7 +131,9 @@ def serve(settings: ServerSettings) -> None:
     configure_logging(settings.log_level)
     prepared = prepare(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it keep-alive responses wait 40 ms for delayed ACKs
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((settings.host, settings.port))
     port = listener.getsockname()[1]
@@ -147,6 +147,6 @@ def serve(settings: ServerSettings) -> None:
         timeout_graceful_shutdown=5,
     )
     try:
-        asyncio.run(uvicorn.Server(config).serve(sockets=[listener]))
+        uvicorn.Server(config).run(sockets=[listener])  # uvloop where it is installed
     finally:
         prepared.store.dispose()

@@ -33,6 +33,7 @@ KNOWN_TYPES: dict[str, str] = {
 MACHINE_TYPES = ("Microsoft.Compute/virtualMachines", "Microsoft.HybridCompute/machines")
 
 _NAME_FORBIDDEN = re.compile(r"[<>%&:\\?/#*\x00-\x1f]")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _GROUP_NAME = re.compile(r"^[-\w._()]{1,90}$")
 
 
@@ -43,8 +44,10 @@ def canonical_type(resource_type: str) -> str:
 
 def normalize_subscription_id(value: str, field: str = "subscriptionId") -> str:
     """A subscription id is a GUID; it is stored and echoed in lowercase."""
+    if _GUID.match(value):
+        return value.lower()
     try:
-        return str(uuid.UUID(value))
+        return str(uuid.UUID(value))  # the other spellings a GUID may have
     except ValueError:
         raise invalid_parameter(
             field, f"'{value}' is not a valid subscription id (a GUID)"

@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import random
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,7 +72,7 @@ class ArmRequest:
     #: The scope the caller may see at this path: the path's own scope (``/``, a subscription
     #: or a group), or the caller's scope when a list reaches wider than the caller may.
     visible_scope: str
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=lambda: new_request_id())
 
     @property
     def query(self) -> Any:
@@ -127,9 +128,9 @@ class ArmRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
-            response = await self._dispatch(request, request_id)
+            response = await self._dispatch(request, scope["path"], request_id)
         except ArmError as error:
             response = error_response(error, head=request.method == "HEAD")
         except Exception:
@@ -149,8 +150,7 @@ class ArmRouter:
             response.headers["x-ms-client-request-id"] = client_request_id
         await response(scope, receive, send)
 
-    async def _dispatch(self, request: Request, request_id: str) -> Response:
-        path = request.url.path
+    async def _dispatch(self, request: Request, path: str, request_id: str) -> Response:
         found = self.match(path)
         if found is not None:
             request.scope["upkeep.route"] = found[0].template
@@ -172,10 +172,26 @@ class ArmRouter:
                 f"The method '{request.method}' is not allowed here; allowed: {allowed}.",
                 headers={"Allow": allowed},
             )
-        api_version = route.family.resolve(request.query_params.get("api-version"))
+        api_version = route.family.resolve(api_version_of(request.scope["query_string"]))
         visible = caller.authorize(operation.permission, path, lists=operation.lists)
         arm_request = ArmRequest(request, params, api_version, caller, visible, request_id)
         return await operation.handler(arm_request)
+
+
+def new_request_id() -> str:
+    """A GUID-shaped id for ``x-ms-request-id``; it names a request, it guards nothing, so
+    ``random`` is enough (``uuid4`` reads the kernel's entropy on every call)."""
+    digits = f"{random.getrandbits(128):032x}"
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def api_version_of(query_string: bytes) -> str | None:
+    """The ``api-version`` query parameter, without parsing the whole query."""
+    for part in query_string.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if name.lower() == b"api-version":
+            return unquote_plus(value.decode("latin-1"))
+    return None
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

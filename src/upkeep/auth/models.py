@@ -31,12 +31,15 @@ class Role(enum.Enum):
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        granted = {Permission.READ}
-        if self in (Role.CONTRIBUTOR, Role.OWNER):
-            granted.add(Permission.WRITE)
-        if self is Role.OWNER:
-            granted.add(Permission.MANAGE_ACCESS)
-        return frozenset(granted)
+        return PERMISSIONS[self]
+
+
+#: Readers read, Contributors also write, Owners also manage tokens.
+PERMISSIONS = {
+    Role.READER: frozenset({Permission.READ}),
+    Role.CONTRIBUTOR: frozenset({Permission.READ, Permission.WRITE}),
+    Role.OWNER: frozenset({Permission.READ, Permission.WRITE, Permission.MANAGE_ACCESS}),
+}
 
 
 def normalize_scope(text: str) -> str:

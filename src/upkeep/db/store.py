@@ -1,26 +1,33 @@
-"""The store: one SQLAlchemy engine and transactions that run off the event loop.
+"""The store: one SQLAlchemy engine, and where store work runs.
 
-SQLite (WAL) is the embedded default and PostgreSQL the shared one. A write transaction on
-SQLite starts with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of
-failing when a read lock cannot be upgraded. Views never see a connection: they hand a
-service function to :meth:`Store.read` / :meth:`Store.write`, which run it in a worker
-thread inside one transaction.
+SQLite (WAL) is the embedded default and PostgreSQL the shared one. Views never see a
+connection: they hand a service function to :meth:`Store.read` or :meth:`Store.write`.
+
+- Writes run in a worker thread inside one transaction. On SQLite it starts with
+  ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of failing when a
+  read lock cannot be upgraded.
+- Reads are statements in autocommit mode, each seeing the newest committed data; read
+  functions must not need several statements to agree. On PostgreSQL they run in worker
+  threads. On SQLite they run on the event loop over one query-only connection (a WAL read
+  never waits for a writer and costs less than a hop to a thread), and their results are
+  remembered until any connection commits, which SQLite reports through
+  ``PRAGMA data_version``. Read results are therefore shared: callers must not mutate them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 Result = TypeVar("Result")
-Params = ParamSpec("Params")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+AUTOCOMMIT = "AUTOCOMMIT"
 
 
 def create_store_engine(url: str) -> Engine:
@@ -52,6 +59,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") == AUTOCOMMIT:
+            return
         mode = connection.info.pop("begin_mode", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
@@ -63,10 +72,12 @@ class Store:
         self.url = url
         self.engine = create_store_engine(url)
         self.dialect = self.engine.dialect.name
+        self._loop_reads = LoopReads(self.engine) if self.dialect == "sqlite" else None
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection, connection.begin():
+        """A connection for reads (autocommit), for code that is not on the event loop."""
+        with self.engine.connect().execution_options(isolation_level=AUTOCOMMIT) as connection:
             yield connection
 
     @contextmanager
@@ -77,7 +88,9 @@ class Store:
                 yield connection
 
     async def read(self, work: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        """Run ``work(connection, *args, **kwargs)`` in a read transaction off the loop."""
+        """Run ``work(connection, *args, **kwargs)`` as reads (see the module docstring)."""
+        if self._loop_reads is not None:
+            return self._loop_reads.run(work, args, kwargs)
         return await anyio.to_thread.run_sync(lambda: self._run(self.reading, work, args, kwargs))
 
     async def write(self, work: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
@@ -89,5 +102,72 @@ class Store:
         with transaction() as connection:
             return work(connection, *args, **kwargs)
 
+    async def ping(self) -> None:
+        """Raise unless the database answers a query (never answered from memory)."""
+        await self.read_uncached(lambda connection: connection.exec_driver_sql("SELECT 1"))
+
+    async def read_uncached(self, work: Callable[..., Result], *args: Any) -> Result:
+        if self._loop_reads is not None:
+            return work(self._loop_reads.connection(), *args)
+        return await anyio.to_thread.run_sync(lambda: self._run(self.reading, work, args, {}))
+
     def dispose(self) -> None:
+        if self._loop_reads is not None:
+            self._loop_reads.close()
         self.engine.dispose()
+
+
+class LoopReads:
+    """SQLite reads on the event loop, remembered until the database changes."""
+
+    #: Results remembered at most; all are forgotten when the limit is reached.
+    LIMIT = 4096
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._version: int | None = None
+        self._version_cursor: Any = None
+        self._results: dict[Hashable, Any] = {}
+
+    def run(
+        self, work: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Result:
+        connection = self.connection()
+        self._forget_if_changed(connection)
+        key = (work, args, tuple(sorted(kwargs.items())))
+        try:
+            return self._results[key]
+        except KeyError:
+            pass
+        except TypeError:  # an argument that cannot be a key: do not remember
+            return work(connection, *args, **kwargs)
+        result = work(connection, *args, **kwargs)
+        if len(self._results) >= self.LIMIT:
+            self._results.clear()
+        self._results[key] = result
+        return result
+
+    def connection(self) -> Connection:
+        if self._connection is None:
+            connection = self._engine.connect().execution_options(isolation_level=AUTOCOMMIT)
+            # a commit from this connection would not change its own data_version
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            self._connection = connection
+        return self._connection
+
+    def _forget_if_changed(self, connection: Connection) -> None:
+        if self._version_cursor is None:
+            self._version_cursor = connection.connection.driver_connection.cursor()
+        version = self._version_cursor.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._results.clear()
+            self._version = version
+
+    def close(self) -> None:
+        if self._version_cursor is not None:
+            self._version_cursor.close()
+            self._version_cursor = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

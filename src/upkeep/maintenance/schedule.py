@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from upkeep.maintenance.timezones import resolve_time_zone
@@ -74,8 +74,7 @@ class Recurrence:
     offset_days: int = 0
 
 
-@dataclass(frozen=True)
-class Occurrence:
+class Occurrence(NamedTuple):
     """One window, as UTC instants."""
 
     start: datetime
@@ -266,9 +265,23 @@ def parse_schedule(window: Mapping[str, Any]) -> Schedule:
 def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     """The UTC instant of a wall-clock time; a time in a gap moves to the end of the gap,
     a time that happens twice takes the first."""
-    instant = local.replace(tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) == local:
-        return instant
+    return _instant(local.replace(tzinfo=zone))
+
+
+def _instant(local: datetime) -> datetime:
+    """:func:`to_utc` for an aware wall-clock time (fold 0)."""
+    instant = local.astimezone(UTC)
+    back = instant.astimezone(local.tzinfo)
+    # comparing the fields, not the datetimes: aware datetimes compare as instants
+    if (back.minute, back.hour, back.day, back.second) == (
+        local.minute,
+        local.hour,
+        local.day,
+        local.second,
+    ):
+        return instant  # the wall-clock time exists: no gap
+    zone = local.tzinfo
+    local = local.replace(tzinfo=None)
     # In a gap: the end of the gap is the first instant whose wall-clock time is later.
     early = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
     low, high = min(early, instant), max(early, instant)
@@ -279,10 +292,6 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
         else:
             low = middle
     return high.replace(microsecond=0)
-
-
-def to_local(instant: datetime, zone: ZoneInfo) -> datetime:
-    return instant.astimezone(zone).replace(tzinfo=None)
 
 
 # --- expansion -----------------------------------------------------------------------
@@ -318,8 +327,9 @@ def _starts_from(schedule: Schedule, after: datetime) -> Iterator[datetime]:
         while True:
             yield start
             start += period
-    for day in _local_days_from(schedule, to_local(after, schedule.zone).date()):
-        start = to_utc(datetime.combine(day, schedule.start.time()), schedule.zone)
+    clock_time, zone = schedule.start.time(), schedule.zone
+    for day in _local_days_from(schedule, after.astimezone(zone).date()):
+        start = _instant(datetime.combine(day, clock_time, zone))
         if start >= after:
             yield start
 

@@ -27,7 +27,7 @@ from upkeep.db.tables import (
 )
 from upkeep.maintenance.models import AssignmentIn, ConfigurationIn, stored_body
 from upkeep.maintenance.schedule import Schedule, ScheduleError, next_occurrences, parse_schedule
-from upkeep.resources.service import require_group, require_subscription
+from upkeep.resources.service import Located, locate
 
 CONFIGURATION_TYPE = "Microsoft.Maintenance/maintenanceConfigurations"
 ASSIGNMENT_TYPE = "Microsoft.Maintenance/configurationAssignments"
@@ -75,20 +75,20 @@ def invalid_window(field: str, message: str) -> ArmError:
 
 def _find_configuration(
     connection: Connection, subscription_id: str, group: str, name: str
-) -> tuple[RowMapping, RowMapping | None]:
-    """The group (which must exist) and the configuration (if it does)."""
-    group_row = require_group(connection, subscription_id, group)
-    row = (
-        connection.execute(
-            select(maintenance_configurations).where(
-                maintenance_configurations.c.key
-                == configuration_id(subscription_id, group, name).lower()
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return group_row, row
+) -> Located:
+    """The group (which must exist) and the configuration (if it does), in one query."""
+    key = configuration_id(subscription_id, group, name).lower()
+    return locate(connection, subscription_id, group, maintenance_configurations, key)
+
+
+def _require_configuration(
+    connection: Connection, subscription_id: str, group: str, name: str
+) -> tuple[RowMapping, str]:
+    """The configuration and its group's stored name; 404 when it does not exist."""
+    found = _find_configuration(connection, subscription_id, group, name)
+    if found.row is None:
+        raise resource_not_found(CONFIGURATION_TYPE, name, group)
+    return found.row, found.group_name or group
 
 
 def put_configuration(
@@ -103,21 +103,22 @@ def put_configuration(
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace; returns the resource and whether it was created."""
     check_configuration(body, now)
-    group_row, existing = _find_configuration(connection, subscription_id, group, name)
-    if existing is None:
-        key = configuration_id(subscription_id, group, name).lower()
-        connection.execute(
-            insert(maintenance_configurations).values(
-                key=key,
-                group_key=group_row["key"],
-                subscription_id=subscription_id,
-                name=name,
-                body=body,
-                system_data=system_data(by, now),
-            )
+    found = _find_configuration(connection, subscription_id, group, name)
+    group_name = found.group_name or group
+    if found.row is not None:
+        return _replace_configuration(connection, found.row, group_name, body, by, now), False
+    stamp = system_data(by, now)
+    connection.execute(
+        insert(maintenance_configurations).values(
+            key=configuration_id(subscription_id, group, name).lower(),
+            group_key=found.group_key,
+            subscription_id=subscription_id,
+            name=name,
+            body=body,
+            system_data=stamp,
         )
-        return _configuration_by_key(connection, key), True
-    return _replace_configuration(connection, existing, body, by, now), False
+    )
+    return configuration_resource(subscription_id, group_name, name, body, stamp), True
 
 
 def patch_configuration(
@@ -131,33 +132,37 @@ def patch_configuration(
     now: datetime,
 ) -> dict[str, Any]:
     """Merge ``changes`` (a JSON merge patch) into the configuration and validate the result."""
-    _, existing = _find_configuration(connection, subscription_id, group, name)
-    if existing is None:
-        raise resource_not_found(CONFIGURATION_TYPE, name, group)
+    existing, group_name = _require_configuration(connection, subscription_id, group, name)
     merged = merge_patch(existing["body"], changes)
     body = stored_body(parse_model(ConfigurationIn, merged))
     check_configuration(body, now)
-    return _replace_configuration(connection, existing, body, by, now)
+    return _replace_configuration(connection, existing, group_name, body, by, now)
 
 
 def _replace_configuration(
-    connection: Connection, existing: RowMapping, body: dict[str, Any], by: str, now: datetime
+    connection: Connection,
+    existing: RowMapping,
+    group_name: str,
+    body: dict[str, Any],
+    by: str,
+    now: datetime,
 ) -> dict[str, Any]:
+    stamp = system_data(by, now, existing["system_data"])
     connection.execute(
         update(maintenance_configurations)
         .where(maintenance_configurations.c.key == existing["key"])
-        .values(body=body, system_data=system_data(by, now, existing["system_data"]))
+        .values(body=body, system_data=stamp)
     )
-    return _configuration_by_key(connection, existing["key"])
+    return configuration_resource(
+        existing["subscription_id"], group_name, existing["name"], body, stamp
+    )
 
 
 def get_configuration(
     connection: Connection, subscription_id: str, group: str, name: str
 ) -> dict[str, Any]:
-    _, row = _find_configuration(connection, subscription_id, group, name)
-    if row is None:
-        raise resource_not_found(CONFIGURATION_TYPE, name, group)
-    return _configuration_by_key(connection, row["key"])
+    row, group_name = _require_configuration(connection, subscription_id, group, name)
+    return _resource_of(row, group_name)
 
 
 def upcoming_windows(
@@ -170,9 +175,7 @@ def upcoming_windows(
     count: int,
 ) -> list[dict[str, Any]]:
     """The next ``count`` windows of a configuration, in UTC and in its own time zone."""
-    _, row = _find_configuration(connection, subscription_id, group, name)
-    if row is None:
-        raise resource_not_found(CONFIGURATION_TYPE, name, group)
+    row, _ = _require_configuration(connection, subscription_id, group, name)
     schedule = schedule_of(row["body"])
     time_zone = row["body"]["properties"]["maintenanceWindow"]["timeZone"]
     return [
@@ -191,62 +194,60 @@ def delete_configuration(
     connection: Connection, subscription_id: str, group: str, name: str
 ) -> dict[str, Any] | None:
     """Delete a configuration and its assignments; the deleted resource, or None if absent."""
-    _, row = _find_configuration(connection, subscription_id, group, name)
-    if row is None:
+    found = _find_configuration(connection, subscription_id, group, name)
+    if found.row is None:
         return None
-    resource = _configuration_by_key(connection, row["key"])
     connection.execute(
-        delete(maintenance_configurations).where(maintenance_configurations.c.key == row["key"])
+        delete(maintenance_configurations).where(
+            maintenance_configurations.c.key == found.row["key"]
+        )
     )
-    return resource
+    return _resource_of(found.row, found.group_name or group)
 
 
 def list_configurations(
     connection: Connection, subscription_id: str, group: str | None, visible: str
 ) -> list[dict[str, Any]]:
     """Configurations of a subscription (or one group in it) inside the ``visible`` scope."""
+    found = locate(connection, subscription_id, group)
     if group is None:
-        require_subscription(connection, subscription_id)
         where = maintenance_configurations.c.subscription_id == subscription_id
     else:
-        group_row = require_group(connection, subscription_id, group)
-        where = maintenance_configurations.c.group_key == group_row["key"]
-    return [
-        resource
-        for resource in _configuration_resources(connection, where)
-        if scope_covers(visible, resource["id"])
-    ]
-
-
-def _configuration_by_key(connection: Connection, key: str) -> dict[str, Any]:
-    return _configuration_resources(connection, maintenance_configurations.c.key == key)[0]
-
-
-def _configuration_resources(connection: Connection, where: Any) -> list[dict[str, Any]]:
+        where = maintenance_configurations.c.group_key == found.group_key
     rows = connection.execute(
-        select(
-            maintenance_configurations,
-            resource_groups.c.name.label("group_name"),
-        )
+        select(maintenance_configurations, resource_groups.c.name.label("group_name"))
         .join(resource_groups, resource_groups.c.key == maintenance_configurations.c.group_key)
         .where(where)
         .order_by(maintenance_configurations.c.key)
     ).mappings()
-    return [configuration_resource(row) for row in rows]
+    resources = (_resource_of(row, row["group_name"]) for row in rows)
+    return [resource for resource in resources if scope_covers(visible, resource["id"])]
 
 
-def configuration_resource(row: RowMapping) -> dict[str, Any]:
-    body = row["body"]
+def _resource_of(row: RowMapping, group_name: str) -> dict[str, Any]:
+    return configuration_resource(
+        row["subscription_id"], group_name, row["name"], row["body"], row["system_data"]
+    )
+
+
+def configuration_resource(
+    subscription_id: str,
+    group_name: str,
+    name: str,
+    body: dict[str, Any],
+    stamp: dict[str, Any],
+) -> dict[str, Any]:
+    """The ARM shape of a configuration: the stored body inside its envelope."""
     resource: dict[str, Any] = {
-        "id": configuration_id(row["subscription_id"], row["group_name"], row["name"]),
-        "name": row["name"],
+        "id": configuration_id(subscription_id, group_name, name),
+        "name": name,
         "type": CONFIGURATION_TYPE,
         "location": body["location"],
     }
     if "tags" in body:
         resource["tags"] = body["tags"]
     resource["properties"] = body["properties"]
-    resource["systemData"] = row["system_data"]
+    resource["systemData"] = stamp
     return resource
 
 
@@ -295,27 +296,11 @@ def machine_scope(
     return AssignmentScope(subscription_id, group, machine)
 
 
-def _scope_group(connection: Connection, scope: AssignmentScope) -> RowMapping | None:
+def _find_assignment(connection: Connection, scope: AssignmentScope, name: str) -> Located:
+    """Where the assignment lives (which must exist) and the assignment (if it does)."""
     group = scope.machine.resource_group if scope.machine is not None else scope.group
-    if group is None:
-        require_subscription(connection, scope.subscription_id)
-        return None
-    return require_group(connection, scope.subscription_id, group)
-
-
-def _find_assignment(
-    connection: Connection, scope: AssignmentScope, name: str
-) -> tuple[RowMapping | None, RowMapping | None]:
-    group_row = _scope_group(connection, scope)
-    key = scope.assignment_id(group_row["name"] if group_row else None, name).lower()
-    row = (
-        connection.execute(
-            select(configuration_assignments).where(configuration_assignments.c.key == key)
-        )
-        .mappings()
-        .first()
-    )
-    return group_row, row
+    key = scope.assignment_id(group, name).lower()
+    return locate(connection, scope.subscription_id, group, configuration_assignments, key)
 
 
 def _linked_configuration(
@@ -373,36 +358,33 @@ def put_assignment(
     configuration = _linked_configuration(
         connection, properties["maintenanceConfigurationId"], can_read
     )
-    group_row, existing = _find_assignment(connection, scope, name)
-    group_name = group_row["name"] if group_row else None
-    target = scope.resource_id(group_name)
-    stored = {**body, "properties": {k: v for k, v in properties.items() if k != "resourceId"}}
-    values = {
+    found = _find_assignment(connection, scope, name)
+    target = scope.resource_id(found.group_name)
+    row = {
+        "key": scope.assignment_id(found.group_name, name).lower(),
+        "id": scope.assignment_id(found.group_name, name),
+        "name": name,
+        "subscription_id": scope.subscription_id,
+        "group_key": found.group_key,
         "configuration_key": configuration["key"],
-        "body": stored,
-        "system_data": system_data(by, now, existing["system_data"] if existing else None),
+        "target_id": target,
+        "target_key": target.lower(),
+        "body": {**body, "properties": {k: v for k, v in properties.items() if k != "resourceId"}},
+        "system_data": system_data(by, now, found.row["system_data"] if found.row else None),
     }
-    if existing is None:
-        key = scope.assignment_id(group_name, name).lower()
+    if found.row is None:
+        connection.execute(insert(configuration_assignments).values(**row))
+    else:
         connection.execute(
-            insert(configuration_assignments).values(
-                key=key,
-                id=scope.assignment_id(group_name, name),
-                name=name,
-                subscription_id=scope.subscription_id,
-                group_key=group_row["key"] if group_row else None,
-                target_id=target,
-                target_key=target.lower(),
-                **values,
+            update(configuration_assignments)
+            .where(configuration_assignments.c.key == found.row["key"])
+            .values(
+                configuration_key=row["configuration_key"],
+                body=row["body"],
+                system_data=row["system_data"],
             )
         )
-        return _assignment_by_key(connection, key), True
-    connection.execute(
-        update(configuration_assignments)
-        .where(configuration_assignments.c.key == existing["key"])
-        .values(**values)
-    )
-    return _assignment_by_key(connection, existing["key"]), False
+    return assignment_resource(row), found.row is None
 
 
 def patch_assignment(
@@ -415,7 +397,7 @@ def patch_assignment(
     by: str,
     now: datetime,
 ) -> dict[str, Any]:
-    _, existing = _find_assignment(connection, scope, name)
+    existing = _find_assignment(connection, scope, name).row
     if existing is None:
         raise resource_not_found(ASSIGNMENT_TYPE, name, scope.group)
     merged = merge_patch(existing["body"], changes)
@@ -425,7 +407,7 @@ def patch_assignment(
 
 
 def get_assignment(connection: Connection, scope: AssignmentScope, name: str) -> dict[str, Any]:
-    _, row = _find_assignment(connection, scope, name)
+    row = _find_assignment(connection, scope, name).row
     if row is None:
         raise resource_not_found(ASSIGNMENT_TYPE, name, scope.group)
     return assignment_resource(row)
@@ -434,7 +416,7 @@ def get_assignment(connection: Connection, scope: AssignmentScope, name: str) ->
 def delete_assignment(
     connection: Connection, scope: AssignmentScope, name: str
 ) -> dict[str, Any] | None:
-    _, row = _find_assignment(connection, scope, name)
+    row = _find_assignment(connection, scope, name).row
     if row is None:
         return None
     connection.execute(
@@ -447,15 +429,16 @@ def list_assignments_for_target(
     connection: Connection, scope: AssignmentScope
 ) -> list[dict[str, Any]]:
     """Assignments made on one machine (or at one group or subscription scope)."""
-    group_row = _scope_group(connection, scope)
-    target = scope.resource_id(group_row["name"] if group_row else None).lower()
+    group = scope.machine.resource_group if scope.machine is not None else scope.group
+    found = locate(connection, scope.subscription_id, group)
+    target = scope.resource_id(found.group_name).lower()
     return _assignments(connection, configuration_assignments.c.target_key == target)
 
 
 def list_assignments_in_subscription(
     connection: Connection, subscription_id: str, visible: str
 ) -> list[dict[str, Any]]:
-    require_subscription(connection, subscription_id)
+    locate(connection, subscription_id)
     found = _assignments(connection, configuration_assignments.c.subscription_id == subscription_id)
     return [resource for resource in found if scope_covers(visible, resource["id"])]
 
@@ -469,15 +452,9 @@ def list_assignments_of_configuration(
 ) -> list[dict[str, Any]]:
     """Every assignment that points at one configuration, wherever it lives, that the caller
     may read."""
-    _, row = _find_configuration(connection, subscription_id, group, name)
-    if row is None:
-        raise resource_not_found(CONFIGURATION_TYPE, name, group)
+    row, _ = _require_configuration(connection, subscription_id, group, name)
     found = _assignments(connection, configuration_assignments.c.configuration_key == row["key"])
     return [resource for resource in found if can_read(resource["id"])]
-
-
-def _assignment_by_key(connection: Connection, key: str) -> dict[str, Any]:
-    return _assignments(connection, configuration_assignments.c.key == key)[0]
 
 
 def _assignments(connection: Connection, where: Any) -> list[dict[str, Any]]:
@@ -487,7 +464,7 @@ def _assignments(connection: Connection, where: Any) -> list[dict[str, Any]]:
     return [assignment_resource(row) for row in rows]
 
 
-def assignment_resource(row: RowMapping) -> dict[str, Any]:
+def assignment_resource(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     body = row["body"]
     resource: dict[str, Any] = {"id": row["id"], "name": row["name"], "type": ASSIGNMENT_TYPE}
     if body.get("location") is not None:

@@ -4,21 +4,26 @@ resource below them relies on (``SubscriptionNotFound``, ``ResourceGroupNotFound
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from upkeep.arm.errors import ArmError, conflict, not_found
 from upkeep.arm.ids import group_key, location_key, normalize_subscription_id, scope_covers
-from upkeep.db.settings import ensure_setting
+from upkeep.db.settings import read_setting
 from upkeep.db.tables import resource_groups, subscriptions
 
 
 def tenant_id(connection: Connection) -> str:
-    """The installation's tenant id, made on first use."""
-    return ensure_setting(connection, "tenant_id", str(uuid.uuid4()))
+    """The installation's tenant id (made by the first migration)."""
+    value = read_setting(connection, "tenant_id")
+    if value is None:
+        raise RuntimeError("the store has no tenant id: was it migrated?")
+    return value
 
 
 # --- subscriptions -------------------------------------------------------------------
@@ -110,6 +115,59 @@ def require_group(connection: Connection, subscription_id: str, name: str) -> Ro
     if row is None:
         raise not_found("ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
     return row
+
+
+@dataclass(frozen=True)
+class Located:
+    """What :func:`locate` found: the group (key and name as stored) and the resource row."""
+
+    group_key: str | None
+    group_name: str | None
+    row: RowMapping | None
+
+
+@cache
+def _locator(table: Table | None, with_group: bool) -> Select[Any]:
+    """One statement that finds a subscription, a group in it and a row of ``table``."""
+    columns: list[Any] = [subscriptions.c.id.label("located_subscription")]
+    joined: Any = subscriptions
+    if with_group:
+        columns += [
+            resource_groups.c.key.label("located_group_key"),
+            resource_groups.c.name.label("located_group_name"),
+        ]
+        joined = joined.outerjoin(resource_groups, resource_groups.c.key == bindparam("group_key"))
+    if table is not None:
+        columns += list(table.c)
+        joined = joined.outerjoin(table, table.c.key == bindparam("key"))
+    return (
+        select(*columns).select_from(joined).where(subscriptions.c.id == bindparam("subscription"))
+    )
+
+
+def locate(
+    connection: Connection,
+    subscription_id: str,
+    group: str | None = None,
+    table: Table | None = None,
+    key: str | None = None,
+) -> Located:
+    """Find a resource by store key in one query, raising ``SubscriptionNotFound`` or
+    ``ResourceGroupNotFound`` when what it lives in does not exist."""
+    parameters = {"subscription": subscription_id.lower()}
+    if group is not None:
+        parameters["group_key"] = group_key(subscription_id, group)
+    if table is not None:
+        parameters["key"] = key or ""
+    found = connection.execute(_locator(table, group is not None), parameters).mappings().first()
+    if found is None:
+        raise not_found(
+            "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
+        )
+    if group is not None and found["located_group_key"] is None:
+        raise not_found("ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+    row = found if table is not None and found["key"] is not None else None
+    return Located(found.get("located_group_key"), found.get("located_group_name"), row)
 
 
 def require_scope(connection: Connection, scope: str) -> None:
