@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -111,3 +113,14 @@ def test_a_given_certificate_is_served(tmp_path: Path) -> None:
         assert not (tmp_path / "data" / "tls").exists()
     finally:
         running.stop()
+
+
+def test_a_busy_port_is_a_clear_error(server: RunningServer, tmp_path: Path) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    finished = subprocess.run(
+        [sys.executable, "-m", "upkeep", "serve", "--data-dir", str(tmp_path / "second"),
+         "--port", port],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert finished.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in finished.stderr

@@ -27,7 +27,8 @@ logger = logging.getLogger("upkeep.access")
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
 
-    _standard = set(vars(logging.makeLogRecord({})))
+    # the record's own attributes, and uvicorn's copy of its message with terminal colours
+    _standard = {*vars(logging.makeLogRecord({})), "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

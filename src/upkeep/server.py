@@ -135,7 +135,13 @@ def serve(settings: ServerSettings) -> None:
     # without it keep-alive responses wait 40 ms for delayed ACKs
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((settings.host, settings.port))
+    try:
+        listener.bind((settings.host, settings.port))
+    except OSError as error:
+        listener.close()
+        raise SystemExit(
+            f"upkeep serve: cannot listen on {settings.host}:{settings.port}: {error.strerror}"
+        ) from None
     port = listener.getsockname()[1]
     print(banner(settings, prepared, port), flush=True)
     config = uvicorn.Config(
