@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +15,11 @@ import httpx
 from azure.core.credentials import AccessToken
 
 STARTUP_SECONDS = 30
+
+
+def trusting(cert: str | Path) -> ssl.SSLContext:
+    """A TLS context that trusts one certificate (httpx's ``verify=``)."""
+    return ssl.create_default_context(cafile=str(cert))
 
 
 class StaticToken:
@@ -106,7 +112,7 @@ def start_server(
 
 
 def _wait_until_healthy(running: RunningServer) -> None:
-    verify = running.cert if running.url.startswith("https") else False
+    verify = trusting(running.cert) if running.url.startswith("https") else False
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         try:

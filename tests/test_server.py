@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from tests.helpers import MAINTENANCE, RESOURCES, configuration_path, group_path, seed
-from tests.server import RunningServer, start_server
+from tests.server import RunningServer, start_server, trusting
 from upkeep.tls import ensure_certificate
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,9 @@ def client(
 ) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token or server.admin_token}"}
     return httpx.Client(
-        base_url=server.url.replace("127.0.0.1", host), verify=server.cert, headers=headers
+        base_url=server.url.replace("127.0.0.1", host),
+        verify=trusting(server.cert),
+        headers=headers,
     )
 
 
@@ -109,7 +111,7 @@ def test_a_given_certificate_is_served(tmp_path: Path) -> None:
     )
     try:
         assert f"TLS cert:     {cert}" in running.banner
-        assert httpx.get(f"{running.url}/healthz", verify=str(cert)).status_code == 200
+        assert httpx.get(f"{running.url}/healthz", verify=trusting(cert)).status_code == 200
         assert not (tmp_path / "data" / "tls").exists()
     finally:
         running.stop()

@@ -62,6 +62,18 @@ async def read_json(request: Request, *, required: bool = True) -> Any:
         ) from None
 
 
+#: Envelope members a client may send back in a PATCH; the server sets them.
+READ_ONLY_MEMBERS = ("id", "name", "type", "systemData")
+
+
+async def read_patch(request: Request) -> dict[str, Any]:
+    """A PATCH body: a JSON object, without the read-only envelope members."""
+    changes = await read_json(request)
+    if not isinstance(changes, dict):
+        raise invalid_content(f"The request body must be a JSON object, not {_json_type(changes)}.")
+    return {key: value for key, value in changes.items() if key not in READ_ONLY_MEMBERS}
+
+
 def parse_model(model: type[Model], data: Any, *, prefix: str = "") -> Model:
     """Validate ``data`` into ``model``; map every validation error to an ARM 400."""
     if not isinstance(data, dict):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import Connection
 
 from upkeep.arm.errors import ArmError
 from upkeep.arm.timestamps import format_timestamp
@@ -13,7 +17,6 @@ from upkeep.cli.context import Context
 from upkeep.cli.errors import CliError
 from upkeep.cli.output import emit
 from upkeep.clock import system_clock
-from upkeep.db.store import Store
 from upkeep.resources import service as resources
 from upkeep.server import default_data_dir, open_store
 
@@ -58,8 +61,17 @@ def _with_store(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return open_store(args.data_dir, args.database)
+@contextmanager
+def _store_connection(args: argparse.Namespace, *, write: bool) -> Iterator[Connection]:
+    """A connection to the data directory's store; store errors become CLI errors."""
+    store = open_store(args.data_dir, args.database)
+    try:
+        with store.writing() if write else store.reading() as connection:
+            yield connection
+    except ArmError as error:
+        raise CliError(error.message, 3 if error.status == 404 else 1) from None
+    finally:
+        store.dispose()
 
 
 def create_token(context: Context) -> None:
@@ -70,32 +82,24 @@ def create_token(context: Context) -> None:
         lifetime = auth.parse_lifetime(args.expires) if args.expires else None
     except ValueError as error:
         raise CliError(str(error), 2) from None
-    store = _store(args)
-    try:
-        with store.writing() as connection:
-            if scope != "/":
-                resources.require_scope(connection, scope)
-            _, secret = auth.create_token(
-                connection,
-                role=role,
-                scope=scope,
-                now=system_clock(),
-                name=args.name,
-                lifetime=lifetime,
-            )
-    except ArmError as error:
-        raise CliError(error.message) from None
-    finally:
-        store.dispose()
+    with _store_connection(args, write=True) as connection:
+        if scope != "/":
+            resources.require_scope(connection, scope)
+        _, secret = auth.create_token(
+            connection,
+            role=role,
+            scope=scope,
+            now=system_clock(),
+            name=args.name,
+            lifetime=lifetime,
+        )
     print(secret)
 
 
 def list_tokens(context: Context) -> None:
     args = context.args
-    store = _store(args)
-    with store.reading() as connection:
+    with _store_connection(args, write=False) as connection:
         records = auth.list_tokens(connection)
-    store.dispose()
     now = system_clock()
     emit(
         [
@@ -117,43 +121,31 @@ def list_tokens(context: Context) -> None:
 
 def revoke_token(context: Context) -> None:
     args = context.args
-    store = _store(args)
-    try:
-        with store.writing() as connection:
-            matches = [
-                record
-                for record in auth.list_tokens(connection)
-                if args.token in (record.id, record.name) and record.revoked_at is None
-            ]
-            if not matches:
-                raise CliError(f"No active token has the id or name '{args.token}'.", 3)
-            if len(matches) > 1:
-                raise CliError(f"Several tokens are named '{args.token}'; revoke one by its id.")
-            auth.revoke_token(connection, matches[0].id, system_clock())
-    finally:
-        store.dispose()
+    with _store_connection(args, write=True) as connection:
+        matches = [
+            record
+            for record in auth.list_tokens(connection)
+            if args.token in (record.id, record.name) and record.revoked_at is None
+        ]
+        if not matches:
+            raise CliError(f"No active token has the id or name '{args.token}'.", 3)
+        if len(matches) > 1:
+            raise CliError(f"Several tokens are named '{args.token}'; revoke one by its id.")
+        auth.revoke_token(connection, matches[0].id, system_clock())
     print(f"Revoked token {matches[0].id} ({matches[0].name}).")
 
 
 def create_subscription(context: Context) -> None:
     args = context.args
-    store = _store(args)
-    try:
-        with store.writing() as connection:
-            created = resources.create_subscription(
-                connection, display_name=args.name, now=system_clock(), subscription_id=args.id
-            )
-    except ArmError as error:
-        raise CliError(error.message) from None
-    finally:
-        store.dispose()
+    with _store_connection(args, write=True) as connection:
+        created = resources.create_subscription(
+            connection, display_name=args.name, now=system_clock(), subscription_id=args.id
+        )
     emit(created, "json")
 
 
 def list_subscriptions(context: Context) -> None:
     args = context.args
-    store = _store(args)
-    with store.reading() as connection:
+    with _store_connection(args, write=False) as connection:
         found = resources.list_subscriptions(connection)
-    store.dispose()
     emit(found, args.output, ["displayName", "subscriptionId", "state"])

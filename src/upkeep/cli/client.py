@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -30,7 +31,7 @@ class ApiClient:
         self._client = httpx.Client(
             base_url=server.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "User-Agent": "upkeep-cli"},
-            verify=ca_cert if ca_cert else True,
+            verify=ssl.create_default_context(cafile=ca_cert) if ca_cert else True,
             timeout=60,
         )
 

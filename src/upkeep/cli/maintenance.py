@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from upkeep.cli.client import MAINTENANCE_API
+from upkeep.cli.client import MAINTENANCE_API, RESOURCES_API
 from upkeep.cli.context import Context, add_yes
 from upkeep.cli.errors import CliError
 from upkeep.cli.output import flatten
@@ -220,7 +220,7 @@ def do_create(context: Context) -> None:
     if "location" not in body:
         group = context.client.get(
             f"/subscriptions/{context.subscription}/resourcegroups/{args.resource_group}",
-            "2025-04-01",
+            RESOURCES_API,
         )
         body["location"] = group["location"]
     result = context.client.call("PUT", _configuration_path(context), MAINTENANCE_API, body)

@@ -18,7 +18,10 @@ def parse_value(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        pass
+        return _parse_shorthand(text)
+
+
+def _parse_shorthand(text: str) -> Any:
     parser = _Parser(text)
     value = parser.value()
     parser.expect_end()

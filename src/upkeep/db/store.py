@@ -28,6 +28,7 @@ Result = TypeVar("Result")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AUTOCOMMIT = "AUTOCOMMIT"
+_MISSING = object()
 
 
 def create_store_engine(url: str) -> Engine:
@@ -137,11 +138,11 @@ class LoopReads:
         self._forget_if_changed(connection)
         key = (work, args, tuple(sorted(kwargs.items())))
         try:
-            return self._results[key]
-        except KeyError:
-            pass
+            remembered = self._results.get(key, _MISSING)
         except TypeError:  # an argument that cannot be a key: do not remember
             return work(connection, *args, **kwargs)
+        if remembered is not _MISSING:
+            return remembered
         result = work(connection, *args, **kwargs)
         if len(self._results) >= self.LIMIT:
             self._results.clear()

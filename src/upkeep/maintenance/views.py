@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from upkeep.arm.apiversions import MAINTENANCE
-from upkeep.arm.bodies import parse_model, read_json
+from upkeep.arm.bodies import parse_model, read_json, read_patch
 from upkeep.arm.errors import ArmError, invalid_parameter
 from upkeep.arm.ids import check_resource_name, normalize_subscription_id
 from upkeep.arm.routing import ArmRequest, ArmRouter, Operation, Permission, json_response
@@ -55,15 +55,12 @@ class MaintenanceViews:
 
     async def patch_configuration(self, call: ArmRequest) -> Response:
         subscription_id, group, name = _configuration_params(call)
-        changes = await read_json(call.request)
-        if not isinstance(changes, dict):
-            parse_model(ConfigurationIn, changes)  # raises the "must be an object" error
         resource = await self.store.write(
             service.patch_configuration,
             subscription_id,
             group,
             name,
-            _writable(changes),
+            await read_patch(call.request),
             by=call.caller.name,
             now=self.clock(),
         )
@@ -128,14 +125,11 @@ class MaintenanceViews:
 
     async def patch_assignment(self, call: ArmRequest) -> Response:
         scope, name = _assignment_params(call)
-        changes = await read_json(call.request)
-        if not isinstance(changes, dict):
-            parse_model(AssignmentIn, changes)
         resource = await self.store.write(
             service.patch_assignment,
             scope,
             name,
-            _writable(changes),
+            await read_patch(call.request),
             can_read=call.caller.can_read,
             by=call.caller.name,
             now=self.clock(),
@@ -195,15 +189,6 @@ def _assignment_scope(call: ArmRequest) -> AssignmentScope:
 
 def _assignment_params(call: ArmRequest) -> tuple[AssignmentScope, str]:
     return _assignment_scope(call), call.params["configurationAssignmentName"]
-
-
-def _writable(changes: dict) -> dict:
-    """A PATCH body without the read-only envelope members."""
-    return {
-        key: value
-        for key, value in changes.items()
-        if key not in ("id", "name", "type", "systemData")
-    }
 
 
 def add_routes(router: ArmRouter, views: MaintenanceViews) -> None:
