@@ -250,3 +250,31 @@ def test_the_schedule_lists_upcoming_windows_in_both_time_zones(
     assert windows[0]["localStartDateTime"] == "2026-11-27T01:18:00+05:30"
     assert windows[0]["localEndDateTime"] == "2026-11-27T02:48:00+05:30"
     assert windows[0]["timeZone"] == "India Standard Time"
+
+
+def test_member_names_match_without_case_and_echo_the_spec_spelling(
+    api: TestClient, subscription_id: str, group: str
+) -> None:
+    path = f"{configuration_path(subscription_id, group, 'shouting')}?{MAINTENANCE}"
+    body = {
+        "Location": "eastus",
+        "Properties": {
+            "MaintenanceScope": "InGuestPatch",
+            "ExtensionProperties": {"InGuestPatchMode": "User"},
+            "MaintenanceWindow": {
+                "StartDateTime": "2026-12-01 03:00",
+                "TimeZone": "UTC",
+                "RecurEvery": "Day",
+                "Duration": "02:00",
+            },
+        },
+    }
+    created = api.put(path, json=body).json()
+    assert created["properties"]["maintenanceWindow"]["recurEvery"] == "Day"
+    patched = api.patch(path, json={"Properties": {"MaintenanceWindow": {"Duration": "03:00"}}})
+    assert patched.json()["properties"]["maintenanceWindow"] == {
+        "startDateTime": "2026-12-01 03:00",
+        "timeZone": "UTC",
+        "recurEvery": "Day",
+        "duration": "03:00",
+    }

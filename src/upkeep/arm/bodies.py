@@ -4,12 +4,16 @@ A body that is too large, is not JSON, has a value of the wrong JSON type or a m
 resource does not have is rejected with ``InvalidRequestContent``; a value that breaks a
 rule is ``InvalidParameter``. Either way the message names the field (as the JSON path the
 caller wrote, e.g. ``properties.maintenanceWindow.duration``) and nothing is stored.
+
+Member names match without case, as ARM's providers match them (``{"Properties": …}`` is
+``properties``); what is stored and echoed uses the spec's spelling.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -82,9 +86,44 @@ def parse_model(model: type[Model], data: Any, *, prefix: str = "") -> Model:
             target=prefix or None,
         )
     try:
-        return model.model_validate(data)
+        return model.model_validate(spec_spelling(model, data))
     except ValidationError as error:
         raise validation_error(error, prefix) from None
+
+
+def spec_spelling(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each member renamed to the model's spelling when only case differs."""
+    fields = {(info.alias or name).lower(): (info.alias or name, info.annotation)
+              for name, info in model.model_fields.items()}  # fmt: skip
+    renamed: dict[str, Any] = {}
+    for key, value in data.items():
+        spelling, annotation = fields.get(key.lower(), (key, None))
+        renamed[spelling] = _respell(annotation, value)
+    return renamed
+
+
+def _respell(annotation: Any, value: Any) -> Any:
+    """Apply :func:`spec_spelling` inside nested models and lists of them."""
+    for candidate in _member_types(annotation):
+        if (
+            isinstance(candidate, type)
+            and issubclass(candidate, BaseModel)
+            and isinstance(value, dict)
+        ):
+            return spec_spelling(candidate, value)
+        if get_origin(candidate) is list and isinstance(value, list):
+            (item,) = get_args(candidate) or (None,)
+            return [_respell(item, element) for element in value]
+    return value
+
+
+def _member_types(annotation: Any) -> list[Any]:
+    """The types an annotation allows, without ``Optional``/``Union``/``Annotated`` wrappers."""
+    if get_origin(annotation) is Annotated:
+        return _member_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return [inner for arg in get_args(annotation) for inner in _member_types(arg)]
+    return [annotation]
 
 
 def validation_error(error: ValidationError, prefix: str = "") -> ArmError:

@@ -142,7 +142,8 @@ def parse_object(
 
 
 def parse_mapping(words: list[str], flag: str) -> dict[str, Any]:
-    """``k=v`` words, or one full value, into a dict (tags, extension properties, tag filters)."""
+    """``k[=v]`` words, or one full value, into a dict (tags, extension properties, tag
+    filters). A key without a value gets an empty one, as ``az``'s ``--tags`` does."""
     if len(words) == 1 and words[0].lstrip().startswith("{"):
         value = parse_value(words[0])
         if not isinstance(value, dict):
@@ -150,8 +151,8 @@ def parse_mapping(words: list[str], flag: str) -> dict[str, Any]:
         return value
     result: dict[str, Any] = {}
     for word in words:
-        key, equals, value = word.partition("=")
-        if not equals or not key:
+        key, _, value = word.partition("=")
+        if not key:
             raise CliError(f"{flag}: '{word}' is not key=value")
         result[key] = parse_value(value) if value.startswith(("[", "{")) else value
     return result

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
-from upkeep.arm.bodies import merge_patch, parse_model
+from upkeep.arm.bodies import merge_patch, parse_model, spec_spelling
 from upkeep.arm.errors import ArmError, invalid_parameter, resource_not_found
 from upkeep.arm.ids import MACHINE_TYPES, ResourceId, scope_covers
 from upkeep.arm.systemdata import system_data
@@ -133,7 +133,7 @@ def patch_configuration(
 ) -> dict[str, Any]:
     """Merge ``changes`` (a JSON merge patch) into the configuration and validate the result."""
     existing, group_name = _require_configuration(connection, subscription_id, group, name)
-    merged = merge_patch(existing["body"], changes)
+    merged = merge_patch(existing["body"], spec_spelling(ConfigurationIn, changes))
     body = stored_body(parse_model(ConfigurationIn, merged))
     check_configuration(body, now)
     return _replace_configuration(connection, existing, group_name, body, by, now)
@@ -400,7 +400,7 @@ def patch_assignment(
     existing = _find_assignment(connection, scope, name).row
     if existing is None:
         raise resource_not_found(ASSIGNMENT_TYPE, name, scope.group)
-    merged = merge_patch(existing["body"], changes)
+    merged = merge_patch(existing["body"], spec_spelling(AssignmentIn, changes))
     body = stored_body(parse_model(AssignmentIn, merged))
     resource, _ = put_assignment(connection, scope, name, body, can_read=can_read, by=by, now=now)
     return resource
