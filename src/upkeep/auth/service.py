@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
+from upkeep.arm.errors import not_found
 from upkeep.arm.ids import scope_covers
 from upkeep.auth.models import Caller, Role, normalize_scope
 from upkeep.db.tables import tokens
+from upkeep.resources.service import require_scope
 
 TOKEN_PREFIX = "upk_"
 
@@ -93,6 +95,31 @@ def create_token(
     return record, secret
 
 
+def issue_token(
+    connection: Connection,
+    *,
+    role: Role,
+    scope: str,
+    now: datetime,
+    name: str | None = None,
+    lifetime: timedelta | None = None,
+    created_by: str = "upkeep admin",
+) -> tuple[TokenRecord, str]:
+    """:func:`create_token` for a scope that must exist (404 when it does not)."""
+    scope = normalize_scope(scope)
+    if scope != "/":
+        require_scope(connection, scope)
+    return create_token(
+        connection,
+        role=role,
+        scope=scope,
+        now=now,
+        name=name,
+        lifetime=lifetime,
+        created_by=created_by,
+    )
+
+
 def find_caller(connection: Connection, secret: str, now: datetime) -> Caller | None:
     """The caller a secret belongs to, if the token exists, is not revoked and not expired."""
     row = connection.execute(
@@ -117,14 +144,17 @@ def get_token(connection: Connection, token_id: str) -> TokenRecord | None:
     return _record(row) if row else None
 
 
-def revoke_token(connection: Connection, token_id: str, now: datetime) -> TokenRecord | None:
-    """Revoke a token by id; returns it, or ``None`` when there is no such token."""
+def revoke_token(connection: Connection, token_id: str, now: datetime) -> TokenRecord:
+    """Revoke a token by id (again is harmless); returns it, revoked."""
     connection.execute(
         update(tokens)
         .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return get_token(connection, token_id)
+    record = get_token(connection, token_id)
+    if record is None:
+        raise not_found("ResourceNotFound", f"The token '{token_id}' was not found.")
+    return record
 
 
 def has_active_owner_at_root(connection: Connection, now: datetime) -> bool:

@@ -83,9 +83,7 @@ def create_token(context: Context) -> None:
     except ValueError as error:
         raise CliError(str(error), 2) from None
     with _store_connection(args, write=True) as connection:
-        if scope != "/":
-            resources.require_scope(connection, scope)
-        _, secret = auth.create_token(
+        _, secret = auth.issue_token(
             connection,
             role=role,
             scope=scope,
