@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -9,31 +13,73 @@ from upkeep.arm.routing import ArmRouter
 from upkeep.auth import views as auth_views
 from upkeep.clock import Clock, system_clock
 from upkeep.db.store import Store
+from upkeep.housekeeping import Housekeeping, Intervals
+from upkeep.machines import views as machines_views
+from upkeep.machines.agent import AgentViews
+from upkeep.machines.agent import routes as agent_routes
+from upkeep.machines.presence import JobBoard, Presence
 from upkeep.maintenance import views as maintenance_views
 from upkeep.observability import Metrics, RequestObserver, health_endpoint
+from upkeep.patching import service as patching
+from upkeep.patching import views as patching_views
 from upkeep.resources import views as resources_views
 
 
-def build_arm_router(store: Store, clock: Clock) -> ArmRouter:
+@dataclass
+class Parts:
+    """The pieces of one server process that views and background work share."""
+
+    store: Store
+    clock: Clock
+    timeouts: patching.Timeouts = field(default_factory=patching.Timeouts)
+    board: JobBoard = field(default_factory=JobBoard)
+    presence: Presence = field(default_factory=Presence)
+
+
+def build_arm_router(parts: Parts, agents: AgentViews) -> ArmRouter:
     """Every ARM route of every domain."""
+    store, clock = parts.store, parts.clock
     authenticator = auth_views.BearerAuthenticator(store, clock)
     arm = ArmRouter(authenticator)
     resources_views.add_routes(arm, resources_views.ResourceViews(store, clock))
     maintenance_views.add_routes(arm, maintenance_views.MaintenanceViews(store, clock))
     auth_views.add_routes(arm, auth_views.TokenViews(store, clock, authenticator))
+    machines_views.add_routes(
+        arm,
+        machines_views.MachineViews(store, clock, agents.forget_credentials),
+        machines_views.EnrollmentViews(store, clock),
+    )
+    patching_views.add_routes(
+        arm, patching_views.PatchViews(store, clock, parts.board, parts.timeouts)
+    )
     return arm
 
 
-def create_app(store: Store, clock: Clock = system_clock) -> ASGIApp:
+def create_app(
+    store: Store,
+    clock: Clock = system_clock,
+    timeouts: patching.Timeouts | None = None,
+    intervals: Intervals | None = None,
+) -> ASGIApp:
     """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule."""
-    arm = build_arm_router(store, clock)
+    parts = Parts(store, clock, timeouts or patching.Timeouts())
+    agents = AgentViews(store, clock, parts.board, parts.presence, parts.timeouts)
+    arm = build_arm_router(parts, agents)
+    housekeeping = Housekeeping(store, clock, parts.board, parts.presence, intervals or Intervals())
+
+    @asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        async with housekeeping.running():
+            yield
 
     metrics = Metrics()
     service = Router(
         routes=[
             Route("/healthz", health_endpoint(store.ping)),
             Route("/metrics", metrics.endpoint),
-        ]
+            *agent_routes(agents),
+        ],
+        lifespan=lifespan,
     )
     return RequestObserver(ArmFirst(arm, service), metrics)
 
@@ -48,7 +94,12 @@ class ArmFirst:
         self.service_paths = {route.path for route in service.routes if isinstance(route, Route)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.service_paths:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path not in self.service_paths
+            and not path.startswith("/agent/")
+        ):
             await self.arm(scope, receive, send)
         else:
             await self.service(scope, receive, send)

@@ -12,10 +12,11 @@ from starlette.testclient import TestClient
 
 from tests.conftest import SettableClock, Tokens
 from tests.helpers import MAINTENANCE, RESOURCES, configuration_path, group_path, seed
-from upkeep.app import build_arm_router
+from upkeep.app import Parts, build_arm_router
 from upkeep.arm.routing import Permission
 from upkeep.auth import service as auth
 from upkeep.db.store import Store
+from upkeep.machines.agent import AgentViews
 
 OTHER_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 
@@ -28,12 +29,19 @@ PARAMETERS = {
     "resourceParentName": "set",
     "configurationAssignmentName": "assignment",
     "tokenId": "00000000-0000-0000-0000-000000000000",
+    "vmName": "vm",
+    "machineName": "arc",
+    "location": "eastus",
+    "operationId": "00000000-0000-0000-0000-000000000001",
+    "installationId": "00000000-0000-0000-0000-000000000002",
 }
 
 
 def operations(store: Store, clock: SettableClock) -> Iterator[tuple[str, str, Permission, bool]]:
     """(method, path template, permission, lists) for every operation the server has."""
-    for route in build_arm_router(store, clock).routes:
+    parts = Parts(store, clock)
+    agents = AgentViews(store, clock, parts.board, parts.presence, parts.timeouts)
+    for route in build_arm_router(parts, agents).routes:
         for method, operation in route.operations.items():
             yield method, route.template, operation.permission, operation.lists
 
@@ -46,6 +54,10 @@ def fill(template: str, subscription_id: str) -> str:
 def api_version(template: str) -> str:
     if "Microsoft.Maintenance" in template:
         return MAINTENANCE
+    if "Microsoft.Compute" in template:
+        return "api-version=2025-04-01"
+    if "Microsoft.HybridCompute" in template:
+        return "api-version=2025-01-13"
     if "Upkeep.Authorization" in template:
         return "api-version=2026-11-01"
     if template.rstrip("/").endswith("{subscriptionId}") or template == "/subscriptions":

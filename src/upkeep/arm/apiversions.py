@@ -22,6 +22,10 @@ class ApiVersion:
     dynamic_scopes: bool = False
     #: Status of a PUT that creates: 201 where the spec declares it, else 200.
     created_status: int = 201
+    #: Also write the 2020-06-01 names in patch results (``patches``, ``kbid``): the saved
+    #: 2020-12-01 spec has them, the published one and its clients have ``availablePatches``
+    #: and ``kbId``, so 2020-12-01 answers with both.
+    legacy_patch_names: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,58 @@ SUBSCRIPTIONS = ApiFamily(
     tuple(
         ApiVersion(name)
         for name in ("2016-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-12-01")
+    ),
+)
+
+#: Microsoft.Compute virtualMachines, for the patch operations and reading machines.
+COMPUTE = ApiFamily(
+    "Microsoft.Compute",
+    (
+        ApiVersion("2020-12-01", legacy_patch_names=True),
+        *(
+            ApiVersion(name)
+            for name in (
+                "2021-03-01",
+                "2021-04-01",
+                "2021-07-01",
+                "2021-11-01",
+                "2022-03-01",
+                "2022-08-01",
+                "2022-11-01",
+                "2023-03-01",
+                "2023-07-01",
+                "2023-09-01",
+                "2024-03-01",
+                "2024-07-01",
+                "2024-11-01",
+                "2025-04-01",
+                "2025-11-01",
+                "2026-04-01",
+            )
+        ),
+    ),
+)
+
+#: Microsoft.HybridCompute machines (Arc), for the patch operations and reading machines.
+HYBRIDCOMPUTE = ApiFamily(
+    "Microsoft.HybridCompute",
+    tuple(
+        ApiVersion(name)
+        for name in (
+            "2022-12-27",
+            "2023-03-15-preview",
+            "2023-06-20-preview",
+            "2023-10-03-preview",
+            "2024-03-31-preview",
+            "2024-05-20-preview",
+            "2024-07-10",
+            "2024-07-31-preview",
+            "2024-09-10-preview",
+            "2024-11-10-preview",
+            "2025-01-13",
+            "2025-02-19-preview",
+            "2026-07-15",
+        )
     ),
 )
 

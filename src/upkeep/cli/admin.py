@@ -17,6 +17,7 @@ from upkeep.cli.context import Context
 from upkeep.cli.errors import CliError
 from upkeep.cli.output import emit
 from upkeep.clock import system_clock
+from upkeep.machines import service as machines
 from upkeep.resources import service as resources
 from upkeep.server import default_data_dir, open_store
 
@@ -42,6 +43,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     revoke = _with_store(token.add_parser("revoke", help="revoke a token by id or name"))
     revoke.add_argument("token", help="token id or name")
     revoke.set_defaults(handler=revoke_token)
+
+    enrollment = groups.add_parser(
+        "enrollment-token", help="tokens machines enroll with"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    made = _with_store(enrollment.add_parser("create", help="create one and print it once"))
+    made.add_argument(
+        "--scope", required=True, help="/subscriptions/S or /subscriptions/S/resourceGroups/G"
+    )
+    made.add_argument("--expires", help="lifetime such as 24h (default: never)")
+    made.add_argument("--uses", type=int, help="how many machines may enroll with it")
+    made.add_argument("--name", help="a name to recognise it by")
+    made.set_defaults(handler=create_enrollment_token)
+    shown = _with_store(enrollment.add_parser("list", help="list enrollment tokens"))
+    shown.add_argument("--output", "-o", choices=("json", "table"), default="table")
+    shown.set_defaults(handler=list_enrollment_tokens)
+    gone = _with_store(enrollment.add_parser("revoke", help="revoke one by id or name"))
+    gone.add_argument("token", help="token id or name")
+    gone.set_defaults(handler=revoke_enrollment_token)
 
     subscription = groups.add_parser("subscription", help="subscriptions").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -147,3 +166,61 @@ def list_subscriptions(context: Context) -> None:
     with _store_connection(args, write=False) as connection:
         found = resources.list_subscriptions(connection)
     emit(found, args.output, ["displayName", "subscriptionId", "state"])
+
+
+def create_enrollment_token(context: Context) -> None:
+    args = context.args
+    try:
+        lifetime = auth.parse_lifetime(args.expires) if args.expires else None
+        if args.uses is not None and args.uses < 1:
+            raise ValueError("--uses must be at least 1")
+        with _store_connection(args, write=True) as connection:
+            _, secret = machines.create_enrollment_token(
+                connection,
+                scope=args.scope,
+                now=system_clock(),
+                name=args.name,
+                lifetime=lifetime,
+                uses=args.uses,
+            )
+    except ValueError as error:
+        raise CliError(str(error), 2) from None
+    print(secret)
+
+
+def list_enrollment_tokens(context: Context) -> None:
+    args = context.args
+    with _store_connection(args, write=False) as connection:
+        tokens = machines.list_enrollment_tokens(connection)
+    now = system_clock()
+    emit(
+        [
+            {
+                "id": token.id,
+                "name": token.name,
+                "scope": token.scope,
+                "state": token.state(now),
+                "usesLeft": "unlimited" if token.uses_left is None else token.uses_left,
+                "expires": format_timestamp(token.expires_at) if token.expires_at else "never",
+            }
+            for token in tokens
+        ],
+        args.output,
+        ["name", "scope", "state", "usesLeft", "expires", "id"],
+    )
+
+
+def revoke_enrollment_token(context: Context) -> None:
+    args = context.args
+    with _store_connection(args, write=True) as connection:
+        matches = [
+            token
+            for token in machines.list_enrollment_tokens(connection)
+            if args.token in (token.id, token.name) and token.revoked_at is None
+        ]
+        if len(matches) != 1:
+            raise CliError(
+                f"No single active enrollment token has the id or name '{args.token}'.", 3
+            )
+        machines.revoke_enrollment_token(connection, matches[0].id, system_clock())
+    print(f"Revoked enrollment token {matches[0].id} ({matches[0].name}).")

@@ -49,14 +49,30 @@ class ApiClient:
         except httpx.HTTPError as error:
             raise CliError(f"Cannot reach the server: {error}") from None
         if response.status_code >= 400:
-            try:
-                detail = response.json()
-            except ValueError:
-                detail = response.text
-            raise ApiError(response.status_code, detail)
+            raise ApiError(response.status_code, _json(response))
         if not response.content:
             return None
         return response.json()
+
+    def start(self, path: str, api_version: str, body: Any = None) -> dict[str, str]:
+        """POST a long-running operation; the 202's headers (lowercase names)."""
+        try:
+            response = self._client.post(path, params={"api-version": api_version}, json=body)
+        except httpx.HTTPError as error:
+            raise CliError(f"Cannot reach the server: {error}") from None
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _json(response))
+        return {name.lower(): value for name, value in response.headers.items()}
+
+    def get_url(self, url: str) -> Any:
+        """GET an absolute URL the server handed out (an operation's status or result)."""
+        try:
+            response = self._client.get(url)
+        except httpx.HTTPError as error:
+            raise CliError(f"Cannot reach the server: {error}") from None
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _json(response))
+        return response.json() if response.content else None
 
     def close(self) -> None:
         self._client.close()
@@ -71,3 +87,10 @@ class ApiClient:
         if response.status_code == 404:
             return False
         raise ApiError(response.status_code, None)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from upkeep import __version__
-from upkeep.cli import account, admin, groups, maintenance, serve
+from upkeep.cli import account, admin, groups, machines, maintenance, serve
 from upkeep.cli.context import Context, common_flags
 from upkeep.cli.errors import EXIT_USAGE, CliError
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     account.register(commands, common)
     groups.register(commands, common)
     maintenance.register(commands, common)
+    machines.register(commands, common)
     return parser
 
 

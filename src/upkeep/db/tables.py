@@ -16,6 +16,8 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -143,4 +145,72 @@ configuration_assignments = Table(
     Column("target_key", String(1024), nullable=False, index=True),
     Column("body", Document, nullable=False),
     Column("system_data", Document, nullable=False),
+)
+
+enrollment_tokens = Table(
+    "enrollment_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("scope", String(512), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("uses_left", Integer),  # none: unlimited
+    Column("revoked_at", UtcDateTime),
+)
+
+machines = Table(
+    "machines",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("id", String(512), nullable=False),  # canonical case, as echoed
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column(
+        "group_key",
+        String(256),
+        ForeignKey("resource_groups.key", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("type", String(64), nullable=False),
+    Column("name", String(260), nullable=False),
+    # the machine's own identity (ARM's vmId): stable while the resource id may be reused
+    Column("vm_id", String(36), nullable=False, unique=True),
+    Column("credential_hash", String(64), unique=True),  # none once revoked
+    # what the owner set (location, tags, patch settings) and what the agent reports
+    Column("body", Document, nullable=False),
+    Column("facts", Document, nullable=False),
+    Column("enrolled_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("system_data", Document, nullable=False),
+)
+
+#: One patch operation on one machine: what was asked, where it stands, what came of it.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "machine_key",
+        String(512),
+        ForeignKey("machines.key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(16), nullable=False),  # assess | install
+    Column("state", String(16), nullable=False),  # Queued | Running | Succeeded | Failed
+    Column("parameters", Document, nullable=False),
+    Column("started_by", String(16), nullable=False),  # User | Platform
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("dispatch_by", UtcDateTime, nullable=False),  # fail unless picked up by then
+    Column("started_at", UtcDateTime),
+    Column("finish_by", UtcDateTime),  # fail unless reported by then
+    Column("finished_at", UtcDateTime),
+    Column("progress", Document),
+    Column("result", Document),
+    Column("error", Document),
+    Index("ix_jobs_machine_state", "machine_key", "state"),
+    Index("ix_jobs_machine_finished", "machine_key", "finished_at"),
+    Index("ix_jobs_state", "state"),
 )

@@ -10,40 +10,25 @@ ignored.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from upkeep.arm.ids import MACHINE_TYPES
+from upkeep_agent.selection import (
+    LINUX_CLASSIFICATIONS,
+    REBOOT_SETTINGS,
+    WINDOWS_CLASSIFICATIONS,
+    kb_number,
+    valid_mask,
+)
 
 # --- vocabularies --------------------------------------------------------------------
 
-#: Every accepted spelling (lowercase) -> what it means.
-REBOOT_SETTINGS = {
-    "ifrequired": "IfRequired",
-    "never": "Never",
-    "neverreboot": "Never",
-    "always": "Always",
-    "alwaysreboot": "Always",
-}
-LINUX_CLASSIFICATIONS = {"critical": "Critical", "security": "Security", "other": "Other"}
-WINDOWS_CLASSIFICATIONS = {
-    "critical": "Critical",
-    "security": "Security",
-    "updaterollup": "UpdateRollup",
-    "featurepack": "FeaturePack",
-    "servicepack": "ServicePack",
-    "definition": "Definition",
-    "tools": "Tools",
-    "updates": "Updates",
-}
 IN_GUEST_PATCH_MODES = {"user": "User", "platform": "Platform"}
 OS_TYPES = {"windows": "Windows", "linux": "Linux"}
 TAG_OPERATORS = {"All", "Any"}
-
-_PACKAGE_MASK = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9.+_:~*?=\-^]*$")
-_KB_NUMBER = re.compile(r"^(KB)?\d{1,12}$", re.IGNORECASE)
 
 
 def one_of(vocabulary: dict[str, str], what: str) -> AfterValidator:
@@ -58,10 +43,10 @@ def one_of(vocabulary: dict[str, str], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _each(pattern: re.Pattern[str], what: str) -> AfterValidator:
+def _each(valid: Callable[[str], object], what: str) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
         for value in values:
-            if not pattern.match(value):
+            if not valid(value):
                 raise ValueError(f"'{value}' is not a valid {what}")
         return values
 
@@ -94,8 +79,8 @@ class ArmResourceModel(WireModel):
 
 LinuxClassification = Annotated[str, one_of(LINUX_CLASSIFICATIONS, "Linux classification")]
 WindowsClassification = Annotated[str, one_of(WINDOWS_CLASSIFICATIONS, "Windows classification")]
-PackageMasks = Annotated[list[str], _each(_PACKAGE_MASK, "package name mask")]
-KbNumbers = Annotated[list[str], _each(_KB_NUMBER, "KB number (digits, optionally after 'KB')")]
+PackageMasks = Annotated[list[str], _each(valid_mask, "package name mask")]
+KbNumbers = Annotated[list[str], _each(kb_number, "KB number (digits, optionally after 'KB')")]
 
 
 class MaintenanceWindowIn(WireModel):

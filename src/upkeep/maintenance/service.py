@@ -425,6 +425,15 @@ def delete_assignment(
     return assignment_resource(row)
 
 
+def delete_assignments_of(connection: Connection, target_key: str) -> None:
+    """Remove every assignment on one machine (the machine is going away)."""
+    connection.execute(
+        delete(configuration_assignments).where(
+            configuration_assignments.c.target_key == target_key
+        )
+    )
+
+
 def list_assignments_for_target(
     connection: Connection, scope: AssignmentScope
 ) -> list[dict[str, Any]]:

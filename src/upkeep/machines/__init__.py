@@ -1,0 +1,1 @@
+"""Machines (VMs and Arc machines), their enrollment, and the protocol their agents speak."""

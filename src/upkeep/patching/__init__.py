@@ -1,0 +1,1 @@
+"""Patch operations: assessPatches and installPatches, their results and history."""

@@ -1,0 +1,301 @@
+"""Patch operations (jobs) in the store: start, hand to the agent, record, time out.
+
+A job is one assessPatches or installPatches on one machine. It is ``Queued`` until the
+machine's agent picks it up, ``Running`` until the agent reports its result, then
+``Succeeded`` (the agent did the operation; its patch-level outcome is in the result) or
+``Failed`` (the operation could not be done: the machine never picked it up, stopped
+answering, or the agent could not drive its package manager). Every job has a time by which
+it must be picked up and a time by which it must finish; :func:`expire` fails the ones
+that miss them, so nothing stays in progress forever.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from upkeep.arm.errors import ArmError, not_found
+from upkeep.arm.ids import ResourceId
+from upkeep.arm.timestamps import format_timestamp
+from upkeep.db.tables import jobs, machines
+from upkeep.machines.service import require_machine
+from upkeep.patching.models import parse_iso_duration
+
+ASSESS, INSTALL = "assess", "install"
+QUEUED, RUNNING, SUCCEEDED, FAILED = "Queued", "Running", "Succeeded", "Failed"
+UNFINISHED = (QUEUED, RUNNING)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a job may wait for its machine, and take once there."""
+
+    #: a queued job fails unless its machine's agent picks it up within this
+    dispatch: timedelta = timedelta(minutes=10)
+    #: an assessment fails unless reported within this of being picked up
+    assessment: timedelta = timedelta(minutes=20)
+    #: beyond maximumDuration: the closing assessment and a reboot with its wait
+    install_grace: timedelta = timedelta(minutes=45)
+
+
+#: An install with no maximumDuration (allowed for VMs) may take this long.
+DEFAULT_INSTALL_DURATION = timedelta(hours=4)
+
+
+def start(
+    connection: Connection,
+    machine: ResourceId,
+    kind: str,
+    parameters: dict[str, Any],
+    now: datetime,
+    timeouts: Timeouts,
+    started_by: str = "User",
+) -> dict[str, Any]:
+    """Queue an operation on a machine; 409 while another one is unfinished there."""
+    row = require_machine(connection, machine)
+    busy = connection.execute(
+        select(jobs.c.id, jobs.c.kind).where(
+            jobs.c.machine_key == row["key"], jobs.c.state.in_(UNFINISHED)
+        )
+    ).first()
+    if busy is not None:
+        operation = "installPatches" if busy.kind == INSTALL else "assessPatches"
+        raise ArmError(
+            409,
+            "Conflict",
+            f"Operation '{_operation(kind)}' is not allowed on '{row['name']}' while"
+            f" '{operation}' ({busy.id}) is in progress.",
+        )
+    job = {
+        "id": str(uuid.uuid4()),
+        "machine_key": row["key"],
+        "kind": kind,
+        "state": QUEUED,
+        "parameters": parameters,
+        "started_by": started_by,
+        "created_at": now,
+        "dispatch_by": now + timeouts.dispatch,
+    }
+    connection.execute(insert(jobs).values(**job))
+    return {**job, "machine_id": row["id"], "location": row["body"]["location"]}
+
+
+def _operation(kind: str) -> str:
+    return "installPatches" if kind == INSTALL else "assessPatches"
+
+
+def run_budget(job: RowMapping | dict[str, Any], timeouts: Timeouts) -> timedelta:
+    """How long a picked-up job may run before it is failed for not reporting."""
+    if job["kind"] == ASSESS:
+        return timeouts.assessment
+    duration = job["parameters"].get("maximumDuration")
+    limit = parse_iso_duration(duration) if duration else DEFAULT_INSTALL_DURATION
+    return limit + timeouts.install_grace
+
+
+# --- the agent's side ----------------------------------------------------------------
+
+_NEXT = (
+    select(jobs)
+    .where(jobs.c.machine_key == bindparam("machine"), jobs.c.state.in_(UNFINISHED))
+    .order_by(jobs.c.created_at)
+    .limit(1)
+)
+
+
+def has_work(connection: Connection, machine_key: str) -> bool:
+    """Whether a job is waiting for (or still running on) the machine: a cheap read."""
+    return connection.execute(_NEXT, {"machine": machine_key}).first() is not None
+
+
+def dispatch(
+    connection: Connection, machine_key: str, now: datetime, timeouts: Timeouts
+) -> dict[str, Any] | None:
+    """The machine's next job, marked Running; a Running job is handed out again (an agent
+    that restarted must learn what it was doing)."""
+    row = connection.execute(_NEXT, {"machine": machine_key}).mappings().first()
+    if row is None:
+        return None
+    if row["state"] == QUEUED:
+        finish_by = now + run_budget(row, timeouts)
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == row["id"], jobs.c.state == QUEUED)
+            .values(state=RUNNING, started_at=now, finish_by=finish_by)
+        )
+        row = {**row, "state": RUNNING, "started_at": now, "finish_by": finish_by}
+    return agent_view(row)
+
+
+def agent_view(job: RowMapping | dict[str, Any]) -> dict[str, Any]:
+    """A job as its agent receives it."""
+    view = {
+        "id": job["id"],
+        "kind": job["kind"],
+        "parameters": job["parameters"],
+        "startedBy": job["started_by"],
+        "startedAt": format_timestamp(job["started_at"]),
+        "finishBy": format_timestamp(job["finish_by"]),
+    }
+    if job["kind"] == INSTALL:
+        duration = job["parameters"].get("maximumDuration")
+        limit = parse_iso_duration(duration) if duration else DEFAULT_INSTALL_DURATION
+        view["deadline"] = format_timestamp(job["started_at"] + limit)
+    if job.get("progress"):
+        view["progress"] = job["progress"]
+    return view
+
+
+def _agent_job(connection: Connection, machine_key: str, job_id: str) -> RowMapping:
+    """A job of this machine; any other job is 404 (a machine cannot see another's)."""
+    row = (
+        connection.execute(
+            select(jobs).where(jobs.c.id == job_id, jobs.c.machine_key == machine_key)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise not_found("JobNotFound", f"This machine has no job '{job_id}'.")
+    return row
+
+
+def record_progress(
+    connection: Connection, machine_key: str, job_id: str, progress: dict[str, Any]
+) -> None:
+    """The agent's latest progress (phase, current package, partial result)."""
+    row = _agent_job(connection, machine_key, job_id)
+    if row["state"] == RUNNING:
+        connection.execute(update(jobs).where(jobs.c.id == job_id).values(progress=progress))
+
+
+def record_result(
+    connection: Connection,
+    machine_key: str,
+    job_id: str,
+    result: dict[str, Any] | None,
+    failure: dict[str, Any] | None,
+    now: datetime,
+) -> str:
+    """The agent's final word on a job. Reporting again changes nothing (the first report
+    stands), so an agent may retry until the server has it. Returns the job's state."""
+    row = _agent_job(connection, machine_key, job_id)
+    if row["state"] not in UNFINISHED:
+        return row["state"]
+    state = FAILED if failure else SUCCEEDED
+    connection.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state.in_(UNFINISHED))
+        .values(state=state, result=result, error=failure, finished_at=now)
+    )
+    return state
+
+
+# --- deadlines -----------------------------------------------------------------------
+
+
+def expire(connection: Connection, now: datetime) -> list[str]:
+    """Fail every job that was not picked up, or not reported, in time; returns their ids."""
+    late = connection.execute(
+        select(jobs.c.id, jobs.c.state, jobs.c.kind, jobs.c.progress).where(
+            or_(
+                and_(jobs.c.state == QUEUED, jobs.c.dispatch_by <= now),
+                and_(jobs.c.state == RUNNING, jobs.c.finish_by <= now),
+            )
+        )
+    ).all()
+    for job in late:
+        if job.state == QUEUED:
+            error = {
+                "code": "MachineNotConnected",
+                "message": "The machine's agent did not pick up the operation in time; the"
+                " machine is offline or its agent is not running.",
+            }
+        else:
+            error = {
+                "code": "OperationTimedOut",
+                "message": "The machine's agent stopped reporting before the operation"
+                " finished; the machine went offline, its agent stopped, or a reboot did not"
+                " come back.",
+            }
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id, jobs.c.state == job.state)
+            .values(state=FAILED, error=error, result=_partial(job.progress), finished_at=now)
+        )
+    return [job.id for job in late]
+
+
+def _partial(progress: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What is known of a job that timed out: its last progress report, marked Failed."""
+    if not progress or "result" not in progress:
+        return None
+    result = dict(progress["result"])
+    result["status"] = "Failed"
+    if result.get("rebootStatus") == "Started":
+        result["rebootStatus"] = "Failed"
+    return result
+
+
+def queued_since(connection: Connection, since: datetime) -> list[str]:
+    """Machines with jobs queued after ``since`` (to wake their agents across processes)."""
+    rows = connection.execute(
+        select(jobs.c.machine_key).where(jobs.c.state == QUEUED, jobs.c.created_at > since)
+    )
+    return [row.machine_key for row in rows]
+
+
+# --- the operation, as ARM clients see it --------------------------------------------
+
+
+def get_job(connection: Connection, job_id: str) -> dict[str, Any]:
+    """A job with its machine's id and location; 404 when there is no such operation."""
+    row = (
+        connection.execute(
+            select(jobs, machines.c.id.label("machine_id"), machines.c.body.label("machine"))
+            .join(machines, machines.c.key == jobs.c.machine_key)
+            .where(jobs.c.id == job_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise not_found("OperationNotFound", f"The operation '{job_id}' was not found.")
+    return dict(row)
+
+
+def latest_assessment(connection: Connection, machine: ResourceId) -> dict[str, Any] | None:
+    """The newest finished assessment of a machine: an assessment job's result, or the
+    closing assessment of an install."""
+    row = require_machine(connection, machine)
+    found = connection.execute(
+        select(jobs)
+        .where(jobs.c.machine_key == row["key"], jobs.c.state == SUCCEEDED)
+        .order_by(jobs.c.finished_at.desc())
+    ).mappings()
+    for job in found:
+        result = job["result"] or {}
+        assessment = result if job["kind"] == ASSESS else result.get("assessment")
+        if assessment:
+            return {"job": dict(job), "assessment": assessment}
+    return None
+
+
+def installations(connection: Connection, machine: ResourceId) -> list[dict[str, Any]]:
+    """A machine's finished installs, newest first."""
+    row = require_machine(connection, machine)
+    found = connection.execute(
+        select(jobs)
+        .where(
+            jobs.c.machine_key == row["key"],
+            jobs.c.kind == INSTALL,
+            jobs.c.state.in_((SUCCEEDED, FAILED)),
+        )
+        .order_by(jobs.c.finished_at.desc())
+    ).mappings()
+    return [dict(job) for job in found]
