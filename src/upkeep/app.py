@@ -73,6 +73,7 @@ def create_app(
             yield
 
     metrics = Metrics()
+    metrics.agents_waiting.set_function(lambda: parts.board.listening)
     service = Router(
         routes=[
             Route("/healthz", health_endpoint(store.ping)),

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -70,6 +70,11 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.agents_waiting = Gauge(
+            "upkeep_agents_waiting",
+            "Agents holding a long-poll open on this server process.",
+            registry=self.registry,
         )
         info = Counter("upkeep_build", "Build information.", ["version"], registry=self.registry)
         info.labels(__version__).inc(0)

@@ -35,6 +35,7 @@ from upkeep.db.store import Store
 from upkeep.machines import service
 from upkeep.machines.presence import JobBoard, Presence
 from upkeep.patching import service as patching
+from upkeep.patching.dispatch import Dispatcher
 
 logger = logging.getLogger("upkeep.agent")
 
@@ -80,7 +81,7 @@ class AgentViews:
         self.clock = clock
         self.board = board
         self.presence = presence
-        self.timeouts = timeouts
+        self.dispatcher = Dispatcher(store, clock, timeouts)
         self._credentials: dict[str, tuple[service.Agent, float]] = {}
         self._package: bytes | None = None
 
@@ -172,7 +173,7 @@ class AgentViews:
             await self.board.wait(agent.key, listening, wait)
             if not await self.store.read(patching.has_work, agent.key):
                 return Response(None, 204)
-        job = await self.store.write(patching.dispatch, agent.key, self.clock(), self.timeouts)
+        job = await self.dispatcher.next_job(agent.key)
         return json_response(job) if job else Response(None, 204)
 
     async def progress(self, request: Request) -> Response:

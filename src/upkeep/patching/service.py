@@ -85,6 +85,46 @@ def start(
     return {**job, "machine_id": row["id"], "location": row["body"]["location"]}
 
 
+def queue_many(
+    connection: Connection,
+    machine_keys: list[str],
+    kind: str,
+    parameters: dict[str, Any],
+    now: datetime,
+    timeouts: Timeouts,
+    started_by: str = "Platform",
+) -> list[str]:
+    """Queue one job per machine in one statement (a maintenance run's way); machines with
+    an unfinished job are left out. Returns the keys of the machines that got a job."""
+    busy = {
+        row.machine_key
+        for row in connection.execute(
+            select(jobs.c.machine_key).where(
+                jobs.c.machine_key.in_(machine_keys), jobs.c.state.in_(UNFINISHED)
+            )
+        )
+    }
+    queued = [key for key in machine_keys if key not in busy]
+    if queued:
+        connection.execute(
+            insert(jobs),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "machine_key": key,
+                    "kind": kind,
+                    "state": QUEUED,
+                    "parameters": parameters,
+                    "started_by": started_by,
+                    "created_at": now,
+                    "dispatch_by": now + timeouts.dispatch,
+                }
+                for key in queued
+            ],
+        )
+    return queued
+
+
 def _operation(kind: str) -> str:
     return "installPatches" if kind == INSTALL else "assessPatches"
 
@@ -114,22 +154,37 @@ def has_work(connection: Connection, machine_key: str) -> bool:
 
 
 def dispatch(
-    connection: Connection, machine_key: str, now: datetime, timeouts: Timeouts
-) -> dict[str, Any] | None:
-    """The machine's next job, marked Running; a Running job is handed out again (an agent
-    that restarted must learn what it was doing)."""
-    row = connection.execute(_NEXT, {"machine": machine_key}).mappings().first()
-    if row is None:
-        return None
-    if row["state"] == QUEUED:
-        finish_by = now + run_budget(row, timeouts)
-        connection.execute(
-            update(jobs)
-            .where(jobs.c.id == row["id"], jobs.c.state == QUEUED)
-            .values(state=RUNNING, started_at=now, finish_by=finish_by)
-        )
-        row = {**row, "state": RUNNING, "started_at": now, "finish_by": finish_by}
-    return agent_view(row)
+    connection: Connection, machine_keys: list[str], now: datetime, timeouts: Timeouts
+) -> dict[str, dict[str, Any]]:
+    """Each machine's next job, marked Running, as its agent receives it (machines without
+    work are left out). A Running job is handed out again: an agent that restarted must
+    learn what it was doing. One call serves many machines, so that a fleet woken at once
+    is served by a few transactions, not one each."""
+    handed: dict[str, dict[str, Any]] = {}
+    for first in range(0, len(machine_keys), 500):
+        chunk = machine_keys[first : first + 500]
+        rows = connection.execute(
+            select(jobs)
+            .where(jobs.c.machine_key.in_(chunk), jobs.c.state.in_(UNFINISHED))
+            .order_by(jobs.c.created_at)
+        ).mappings()
+        started = []
+        for row in rows:
+            if row["machine_key"] in handed:
+                continue  # one job at a time per machine: the oldest
+            job = dict(row)
+            if job["state"] == QUEUED:
+                job.update(state=RUNNING, started_at=now, finish_by=now + run_budget(job, timeouts))
+                started.append({"job": job["id"], "finish_by": job["finish_by"]})
+            handed[job["machine_key"]] = agent_view(job)
+        if started:
+            connection.execute(
+                update(jobs)
+                .where(jobs.c.id == bindparam("job"), jobs.c.state == QUEUED)
+                .values(state=RUNNING, started_at=now, finish_by=bindparam("finish_by")),
+                started,
+            )
+    return handed
 
 
 def agent_view(job: RowMapping | dict[str, Any]) -> dict[str, Any]:
