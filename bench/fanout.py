@@ -30,7 +30,7 @@ TARGET_SECONDS = 5.0
 
 
 def raise_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -44,7 +44,9 @@ class Connection:
     async def open(cls, port: int) -> Connection:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
-    async def request(self, method: str, path: str, token: str, body: object = None) -> tuple[int, object]:
+    async def request(
+        self, method: str, path: str, token: str, body: object = None
+    ) -> tuple[int, object]:
         payload = json.dumps(body).encode() if body is not None else b""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
@@ -120,12 +122,13 @@ async def waiting(port: int) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-async def run(options: argparse.Namespace, port: int, subscription: str, data: Path, store: Store) -> dict[str, float]:
-    token = subprocess.run(
-        [sys.executable, "-m", "upkeep", "admin", "enrollment-token", "create", "--data-dir", str(data),
-         "--scope", f"/subscriptions/{subscription}", *(["--database", options.database] if options.database else [])],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+async def run(
+    options: argparse.Namespace, port: int, subscription: str, data: Path, store: Store
+) -> dict[str, float]:
+    database = ["--database", options.database] if options.database else []
+    command = [sys.executable, "-m", "upkeep", "admin", "enrollment-token", "create"]
+    command += ["--data-dir", str(data), "--scope", f"/subscriptions/{subscription}", *database]
+    token = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
     started = time.perf_counter()
     credentials = await enroll_all(port, token, subscription, options.agents)
     enrolled = time.perf_counter() - started
@@ -148,15 +151,21 @@ async def run(options: argparse.Namespace, port: int, subscription: str, data: P
                 received.append(time.perf_counter())
                 return
 
-    agents = [asyncio.create_task(agent(c, k)) for c, k in zip(connections, credentials, strict=True)]
+    agents = [
+        asyncio.create_task(agent(c, k)) for c, k in zip(connections, credentials, strict=True)
+    ]
     while await waiting(port) < options.agents:
         await asyncio.sleep(0.2)
     idle_rss = rss_mb(options.server_pid)
 
-    keys = [f"/subscriptions/{subscription}/resourcegroups/fleet/providers/microsoft.hybridcompute/machines/m{i}"
-            for i in range(options.agents)]  # fmt: skip
+    fleet = f"/subscriptions/{subscription}/resourcegroups/fleet"
+    keys = [
+        f"{fleet}/providers/microsoft.hybridcompute/machines/m{i}" for i in range(options.agents)
+    ]
     with store.writing() as connection:
-        patching.queue_many(connection, keys, patching.ASSESS, {}, datetime.now(UTC), patching.Timeouts())
+        patching.queue_many(
+            connection, keys, patching.ASSESS, {}, datetime.now(UTC), patching.Timeouts()
+        )
     queued = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*agents), timeout=120)
     for connection in connections:
@@ -190,7 +199,8 @@ def main() -> None:
             store.dispose()
             server.terminate()
             server.wait()
-    print(f"agents                      : {options.agents:,} (store: {'PostgreSQL' if options.database else 'SQLite'})")
+    kind = "PostgreSQL" if options.database else "SQLite"
+    print(f"agents                      : {options.agents:,} (store: {kind})")
     print(f"enrolment                   : {figures['enrolled']:6.2f} s")
     print(f"baseline: one answer each   : {figures['baseline']:6.2f} s")
     print(f"queued -> agent has its job : p50 {figures['p50']:.2f} s, p99 {figures['p99']:.2f} s,"

@@ -107,7 +107,11 @@ def start_server(
         process.kill()
         raise RuntimeError(f"upkeep serve did not start; it printed:\n{banner}")
     running = RunningServer(process, data_dir, found.group(1), banner, database, extra_args or [])
-    _wait_until_healthy(running)
+    try:
+        _wait_until_healthy(running)
+    except BaseException:
+        running.stop()  # never leave a server behind
+        raise
     return running
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -25,6 +26,7 @@ from upkeep.db.migrate import migrate
 from upkeep.db.store import Store
 from upkeep.files import write_private
 from upkeep.observability import configure_logging
+from upkeep.patching.service import Timeouts
 from upkeep.resources import service as resources
 from upkeep.tls import ensure_certificate
 
@@ -47,6 +49,8 @@ class ServerSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
+    #: How long a queued patch operation waits for its machine's agent to pick it up.
+    dispatch_timeout: timedelta = timedelta(minutes=10)
 
     @property
     def store_url(self) -> str:
@@ -145,7 +149,7 @@ def serve(settings: ServerSettings) -> None:
     port = listener.getsockname()[1]
     print(banner(settings, prepared, port), flush=True)
     config = uvicorn.Config(
-        create_app(prepared.store),
+        create_app(prepared.store, timeouts=Timeouts(dispatch=settings.dispatch_timeout)),
         log_config=None,
         access_log=False,
         ssl_certfile=None if settings.insecure_http else str(settings.cert_path),

@@ -170,7 +170,7 @@ def test_admin_token_commands_work_on_the_data_directory(
     [
         (["--role", "Boss", "--scope", "/"], "unknown role"),
         (["--role", "Reader", "--scope", "/nowhere"], "is not a scope"),
-        (["--role", "Reader", "--scope", "/", "--expires", "soon"], "is not a lifetime"),
+        (["--role", "Reader", "--scope", "/", "--expires", "soon"], "is not a span of time"),
         (
             ["--role", "Reader", "--scope", "/subscriptions/0a0a0a0a-0000-0000-0000-00000000ffff"],
             "could not be found",

@@ -7,7 +7,6 @@ from a hash, unlike a password.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,17 +21,6 @@ from upkeep.db.tables import tokens
 from upkeep.resources.service import require_scope
 
 TOKEN_PREFIX = "upk_"
-
-_LIFETIME = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_lifetime(text: str) -> timedelta:
-    """``30d``, ``24h``, ``90m``, ``2w`` -> a timedelta; ``ValueError`` otherwise."""
-    found = _LIFETIME.match(text.strip().lower())
-    if not found or int(found.group(1)) == 0:
-        raise ValueError(f"'{text}' is not a lifetime; write a number and m, h, d or w (e.g. 30d)")
-    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
 
 
 def hash_secret(secret: str) -> str:

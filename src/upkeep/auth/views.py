@@ -24,6 +24,7 @@ from upkeep.auth import service
 from upkeep.auth.models import Caller, Role
 from upkeep.clock import Clock
 from upkeep.db.store import Store
+from upkeep.durations import parse_span
 
 #: How long a verified token is trusted without asking the store again. A revocation made
 #: through another server process takes effect within this time.
@@ -92,7 +93,7 @@ class TokenRequest(BaseModel):
     @classmethod
     def _lifetime(cls, value: str | None) -> str | None:
         if value is not None:
-            service.parse_lifetime(value)
+            parse_span(value)
         return value
 
 
@@ -139,7 +140,7 @@ class TokenViews:
             scope=scope,
             now=now,
             name=body.name,
-            lifetime=service.parse_lifetime(body.expires_in) if body.expires_in else None,
+            lifetime=parse_span(body.expires_in) if body.expires_in else None,
             created_by=call.caller.name,
         )
         return json_response(token_resource(record, now, secret), 201)

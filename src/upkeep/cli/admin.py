@@ -17,6 +17,7 @@ from upkeep.cli.context import Context
 from upkeep.cli.errors import CliError
 from upkeep.cli.output import emit
 from upkeep.clock import system_clock
+from upkeep.durations import parse_span
 from upkeep.machines import service as machines
 from upkeep.resources import service as resources
 from upkeep.server import default_data_dir, open_store
@@ -98,7 +99,7 @@ def create_token(context: Context) -> None:
     try:
         role = Role.parse(args.role)
         scope = normalize_scope(args.scope)
-        lifetime = auth.parse_lifetime(args.expires) if args.expires else None
+        lifetime = parse_span(args.expires) if args.expires else None
     except ValueError as error:
         raise CliError(str(error), 2) from None
     with _store_connection(args, write=True) as connection:
@@ -171,7 +172,7 @@ def list_subscriptions(context: Context) -> None:
 def create_enrollment_token(context: Context) -> None:
     args = context.args
     try:
-        lifetime = auth.parse_lifetime(args.expires) if args.expires else None
+        lifetime = parse_span(args.expires) if args.expires else None
         if args.uses is not None and args.uses < 1:
             raise ValueError("--uses must be at least 1")
         with _store_connection(args, write=True) as connection:

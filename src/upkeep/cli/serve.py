@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from upkeep.cli.context import Context
+from upkeep.durations import parse_span
 from upkeep.server import DEFAULT_PORT, ServerSettings, default_data_dir, serve
 
 
@@ -29,6 +30,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
+    parser.add_argument(
+        "--dispatch-timeout",
+        default="10m",
+        help="how long a patch operation waits for its machine's agent (e.g. 10m, 1h)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -36,6 +42,10 @@ def run(context: Context) -> None:
     args = context.args
     if (args.tls_cert is None) != (args.tls_key is None):
         raise SystemExit("upkeep serve: --tls-cert and --tls-key go together")
+    try:
+        dispatch_timeout = parse_span(args.dispatch_timeout)
+    except ValueError as error:
+        raise SystemExit(f"upkeep serve: --dispatch-timeout: {error}") from None
     serve(
         ServerSettings(
             data_dir=args.data_dir,
@@ -46,5 +56,6 @@ def run(context: Context) -> None:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             log_level=args.log_level,
+            dispatch_timeout=dispatch_timeout,
         )
     )

@@ -13,9 +13,9 @@ from upkeep.arm.bodies import parse_model, read_json
 from upkeep.arm.ids import ResourceId, normalize_subscription_id
 from upkeep.arm.routing import ArmRequest, ArmRouter, Operation, Permission, json_response
 from upkeep.arm.timestamps import format_timestamp
-from upkeep.auth.service import parse_lifetime
 from upkeep.clock import Clock
 from upkeep.db.store import Store
+from upkeep.durations import parse_span
 from upkeep.machines import service
 
 GROUP = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
@@ -89,7 +89,7 @@ class EnrollmentTokenRequest(BaseModel):
     @classmethod
     def _lifetime(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_lifetime(value)
+            parse_span(value)
         return value
 
 
@@ -132,7 +132,7 @@ class EnrollmentViews:
             scope=self._scope(call),
             now=now,
             name=body.name,
-            lifetime=parse_lifetime(body.expires_in) if body.expires_in else None,
+            lifetime=parse_span(body.expires_in) if body.expires_in else None,
             uses=body.uses,
             created_by=call.caller.name,
         )

@@ -101,11 +101,12 @@ class PatchViews:
         job = await self._job(call)
         if call.query.get("monitor", "").lower() == "true":
             return self._result_response(call, job, namespace)
-        return json_response(
-            operation_status(
-                job, call.request.scope["path"], namespace, call.api_version.legacy_patch_names
-            )
+        body = operation_status(
+            job, call.request.scope["path"], namespace, call.api_version.legacy_patch_names
         )
+        # pollers wait Retry-After between polls (azure-core's default is 30 s)
+        headers = {"Retry-After": RETRY_AFTER} if job["state"] in service.UNFINISHED else None
+        return json_response(body, headers=headers)
 
     async def result(self, call: ArmRequest, namespace: str) -> Response:
         return self._result_response(call, await self._job(call), namespace)
