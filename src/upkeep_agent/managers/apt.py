@@ -25,7 +25,9 @@ from upkeep_agent.selection import Patch
 
 _INST = re.compile(r"^Inst (\S+) (?:\[(\S+)\] )?\((\S+) (.*?) \[(\S+)\]\)", re.MULTILINE)
 _SECURITY = re.compile(r"security", re.IGNORECASE)
-_KERNEL = re.compile(r"^(linux-image|linux-headers|linux-modules|kernel|systemd$|libc6$|dbus$)")
+#: A new kernel only runs after a reboot; these core libraries and daemons usually ask for one.
+_KERNEL = re.compile(r"^(linux-image|linux-modules|kernel)")
+_CORE = re.compile(r"^(libc6|systemd|dbus|libssl[0-9a-z]*|openssl)$")
 #: Seconds APT waits for another process to release its lock before giving up.
 LOCK_WAIT = 120
 
@@ -44,10 +46,16 @@ def parse_simulation(text: str) -> List[Patch]:
                 classification="Security" if security else "Other",
                 current_version=current or None,
                 arch=arch,
-                reboot_behavior="CanRequestReboot" if _KERNEL.match(name) else "NeverReboots",
+                reboot_behavior=_reboot_behavior(name),
             )
         )
     return patches
+
+
+def _reboot_behavior(name: str) -> str:
+    if _KERNEL.match(name):
+        return "AlwaysRequiresReboot"
+    return "CanRequestReboot" if _CORE.match(name) else "NeverReboots"
 
 
 class Apt(PackageManager):
