@@ -17,9 +17,9 @@ import shutil
 import sys
 from typing import Dict, List, Optional
 
-from upkeep_agent import __version__, facts
+from upkeep_agent import __version__, facts, managers
 from upkeep_agent.client import Client, ServerError, ServerUnreachableError
-from upkeep_agent.managers import PackageManagerError, detect
+from upkeep_agent.managers import PackageManagerError
 from upkeep_agent.runner import Runner
 from upkeep_agent.state import DEFAULT_STATE_DIR, State
 
@@ -46,6 +46,11 @@ def parser() -> argparse.ArgumentParser:
         "--assessment-mode", choices=("ImageDefault", "AutomaticByPlatform"), default="ImageDefault"
     )
     connect.add_argument("--reboot-command", help="how to reboot (default: shutdown -r now)")
+    connect.add_argument(
+        "--package-manager",
+        choices=managers.NAMES,
+        help="the one to patch with, if the machine has several (default: the distribution's)",
+    )
     connect.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
 
     run = commands.add_parser("run", help="run the agent (what the systemd unit starts)")
@@ -74,6 +79,11 @@ def connect(options: argparse.Namespace) -> int:
     if state.enrolled():
         print("This machine is already connected ({}).".format(state.config_path), file=sys.stderr)
         return 1
+    try:
+        package_manager = managers.choose(options.package_manager, facts.os_release())
+    except PackageManagerError as error:
+        print(error.message, file=sys.stderr)
+        return 1
     os.makedirs(options.state_dir, mode=0o700, exist_ok=True)
     ca_path = None
     if options.ca_cert:
@@ -88,7 +98,7 @@ def connect(options: argparse.Namespace) -> int:
         "resourceType": options.resource_type,
         "location": options.location,
         "tags": tags(options.tag),
-        "facts": facts.collect(),
+        "facts": facts.collect(package_manager),
         "patchSettings": {"assessmentMode": options.assessment_mode},
     }
     try:
@@ -104,6 +114,7 @@ def connect(options: argparse.Namespace) -> int:
             "machineId": answer["machine"]["id"],
             "vmId": answer["machine"]["properties"]["vmId"],
             "rebootCommand": options.reboot_command,
+            "packageManager": options.package_manager,
         }
     )
     print(
@@ -137,7 +148,12 @@ def status(options: argparse.Namespace) -> int:
     print("Open jobs:   {}".format(", ".join(state.journaled_jobs()) or "none"))
     client = Client(config["server"], config["credential"], config.get("caPath"))
     try:
-        client.call("POST", "/agent/v1/heartbeat", {"facts": facts.collect()}, timeout=10)
+        client.call(
+            "POST",
+            "/agent/v1/heartbeat",
+            {"facts": facts.collect(managers.detected_name(config.get("packageManager")))},
+            timeout=10,
+        )
         print("Connection:  ok")
     except (ServerError, ServerUnreachableError) as error:
         print("Connection:  failing ({})".format(error))
@@ -147,11 +163,13 @@ def status(options: argparse.Namespace) -> int:
 
 def assess(options: argparse.Namespace) -> int:
     try:
-        manager = detect()
+        state = State(DEFAULT_STATE_DIR)
+        preferred = state.load().get("packageManager") if state.enrolled() else None
+        manager = managers.detect(preferred)
     except PackageManagerError as error:
         print(error.message, file=sys.stderr)
         return 1
-    result = Runner(manager, State(DEFAULT_STATE_DIR), reboot=lambda: None).assess()
+    result = Runner(manager, state, reboot=lambda: None).assess()
     print(json.dumps(result, indent=2))
     return 0 if result["status"] == "Succeeded" else 1
 

@@ -13,9 +13,9 @@ import subprocess
 import time
 from typing import Any, Callable, Dict, Optional
 
-from upkeep_agent import facts
+from upkeep_agent import facts, managers
 from upkeep_agent.client import Client, ServerError
-from upkeep_agent.managers import PackageManagerError, detect
+from upkeep_agent.managers import PackageManagerError
 from upkeep_agent.runner import Runner
 from upkeep_agent.state import State
 
@@ -41,12 +41,15 @@ class Agent:
 
     def heartbeat(self) -> None:
         answer = self.client.retrying(
-            lambda: self.client.call("POST", "/agent/v1/heartbeat", {"facts": facts.collect()})
+            lambda: self.client.call("POST", "/agent/v1/heartbeat", {"facts": self.facts()})
         )
         self.heartbeat_seconds = float(
             (answer or {}).get("heartbeatSeconds", self.heartbeat_seconds)
         )
         self._last_heartbeat = time.monotonic()
+
+    def facts(self) -> Dict[str, object]:
+        return facts.collect(managers.detected_name(self.config.get("packageManager")))
 
     def next_job(self, wait: float = POLL_SECONDS) -> Optional[Dict[str, Any]]:
         path = "/agent/v1/jobs/next?wait={}".format(int(wait))
@@ -81,7 +84,7 @@ class Agent:
     # --- doing jobs ----------------------------------------------------------------------
 
     def runner(self) -> Runner:
-        return Runner(detect(), self.state, self.reboot)
+        return Runner(managers.detect(self.config.get("packageManager")), self.state, self.reboot)
 
     def reboot(self) -> None:
         command = self.config.get("rebootCommand") or "shutdown -r now"

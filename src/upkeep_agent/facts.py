@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import shutil
 import socket
 from typing import Dict, Optional
 
@@ -23,15 +22,8 @@ def os_release(path: str = "/etc/os-release") -> Dict[str, str]:
     return values
 
 
-def package_manager_name() -> Optional[str]:
-    """The machine's package manager: apt, dnf, yum or zypper (in that order of preference)."""
-    for name, command in (("apt", "apt-get"), ("dnf", "dnf"), ("yum", "yum"), ("zypper", "zypper")):
-        if shutil.which(command):
-            return name
-    return None
-
-
-def collect() -> Dict[str, object]:
+def collect(package_manager: Optional[str]) -> Dict[str, object]:
+    """The facts, with the name of the package manager the agent drives (or None)."""
     release = os_release()
     return {
         "osType": "Linux" if platform.system() == "Linux" else platform.system(),
@@ -40,7 +32,7 @@ def collect() -> Dict[str, object]:
         "osSku": release.get("PRETTY_NAME"),
         "kernel": platform.release(),
         "hostname": socket.gethostname(),
-        "packageManager": package_manager_name(),
+        "packageManager": package_manager,
         "agentVersion": __version__,
         "python": platform.python_version(),
     }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Upkeep agent on this machine and connects it to @SERVER@.
-# Needs: python3 >= 3.8, curl, root. Usage (as root):
+# Needs: python3 >= 3.8 and root (curl is used if present). Usage (as root):
 #   curl -fsS --cacert cert.pem @SERVER@/agent/install.sh | sh -s -- \
 #        --enrollment-token T --subscription-id S --resource-group RG --name NAME [--ca-cert cert.pem] [...]
 # Every argument is passed to 'upkeep-agent connect'.
@@ -18,13 +18,26 @@ for argument in "$@"; do
   previous="$argument"
 done
 
+# download URL FILE: with curl where there is one, else with python3 (minimal images).
+download() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS ${CA:+--cacert "$CA"} -o "$2" "$1"
+  else
+    python3 - "$1" "$2" "$CA" <<'PY'
+import ssl, sys, urllib.request
+url, target, ca = sys.argv[1], sys.argv[2], sys.argv[3] or None
+with urllib.request.urlopen(url, context=ssl.create_default_context(cafile=ca)) as answer:
+    data = answer.read()
+with open(target, "wb") as handle:
+    handle.write(data)
+PY
+  fi
+}
+
 mkdir -p "$PREFIX"
-if [ -n "$CA" ]; then
-  curl -fsS --cacert "$CA" -o "$PREFIX/upkeep-agent.pyz" "$SERVER/agent/upkeep-agent.pyz"
-else
-  curl -fsS -o "$PREFIX/upkeep-agent.pyz" "$SERVER/agent/upkeep-agent.pyz"
-fi
-chmod 0755 "$PREFIX/upkeep-agent.pyz"
+download "$SERVER/agent/upkeep-agent.pyz" "$PREFIX/upkeep-agent.pyz.new"
+chmod 0755 "$PREFIX/upkeep-agent.pyz.new"
+mv "$PREFIX/upkeep-agent.pyz.new" "$PREFIX/upkeep-agent.pyz"
 
 python3 "$PREFIX/upkeep-agent.pyz" connect --server "$SERVER" "$@"
 

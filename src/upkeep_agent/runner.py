@@ -72,6 +72,10 @@ def patch_record(patch: Patch, **extra: Any) -> Dict[str, Any]:
         "rebootBehavior": patch.reboot_behavior,
         "publishedDate": stamp(patch.published) if patch.published else None,
     }
+    if patch.advisories:
+        record.update(
+            advisoryIds=list(patch.advisories), severity=patch.severity, cves=list(patch.cves)
+        )
     record.update(extra)
     return record
 

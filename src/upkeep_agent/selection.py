@@ -102,6 +102,9 @@ class Patch(NamedTuple):
     kb_id: Optional[str] = None
     reboot_behavior: str = "CanRequestReboot"  # NeverReboots | AlwaysRequiresReboot | …
     published: Optional[datetime] = None
+    advisories: Tuple[str, ...] = ()  # the security advisories (errata, patches) naming it
+    severity: Optional[str] = None  # their severity, as the distribution rates it
+    cves: Tuple[str, ...] = ()
 
     @property
     def patch_id(self) -> str:

@@ -3,24 +3,21 @@
 Assessment lists upgrades with ``repoquery --upgrades`` (one exact line per package, in a
 format we choose, so nothing wraps or shifts), then reads the repositories' advisories
 with ``updateinfo``: an update an unapplied security advisory covers is Security, or
-Critical when the advisory's severity is Critical; the advisory ids, CVEs and a suggested
-reboot come with it. Everything else is Other. Installing upgrades to the exact
-``name-version-release`` and reads the result back from the RPM database.
+Critical when the advisory's severity is Critical, and carries the advisory ids, severity
+and CVEs. Everything else is Other. An update needs a reboot when ``needs-restarting``
+would ask for one after it: the kernel and core packages dnf names, plus those listed in
+``/etc/dnf/plugins/needs-restarting.d``, or when its advisory suggests one. Installing
+upgrades to the exact ``name-version-release.arch`` and reads the result back from RPM.
 """
 
 from __future__ import annotations
 
+import glob
 import re
-from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, List, NamedTuple, Set, Tuple
 
-from upkeep_agent.managers.base import (
-    Outcome,
-    Output,
-    PackageManager,
-    PackageManagerError,
-    run,
-    tail,
-)
+from upkeep_agent.managers.base import Outcome, Output, PackageManagerError, run, tail
+from upkeep_agent.managers.rpm import RpmPackageManager
 from upkeep_agent.selection import Patch
 
 Runner = Callable[..., Output]
@@ -30,10 +27,14 @@ _QUERY_FORMAT = "%{name}\t%{arch}\t%{epoch}\t%{version}-%{release}\t%{reponame}"
 _ADVISORY = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)$")
 #: ``openssl-3.0.2-1.noarch`` -> name, version-release, arch
 _NEVRA = re.compile(r"^(.+)-((?:\d+:)?[^-]+-[^-]+)\.([^.]+)$")
-#: a row of dnf's transaction table: `` name  arch  version  repo  size``
-_TRANSACTION_ROW = re.compile(
-    r"^ (\S+)\s+(noarch|x86_64|aarch64|i686|ppc64le|s390x)\s+(\S+)\s+\S+\s+[\d.]+ [kMG]?$"
-)
+#: Headings of the sections of dnf's transaction table that add or upgrade packages.
+_ADDING = re.compile(r"^(Upgrading|Installing)( dependencies| weak dependencies)?:$")
+#: What dnf's needs-restarting counts as needing a reboot, before its configuration adds more.
+REBOOT_PACKAGES = frozenset(
+    {"kernel", "kernel-core", "kernel-rt", "glibc", "linux-firmware", "systemd",
+     "dbus", "dbus-broker", "dbus-daemon", "microcode_ctl", "udev", "gnutls", "openssl-libs"}
+)  # fmt: skip
+REBOOT_CONFIGURATION = "/etc/dnf/plugins/needs-restarting.d/*.conf"
 
 
 class Advisory(NamedTuple):
@@ -91,7 +92,8 @@ def parse_security(listing: str, cves: str, info: str) -> Dict[str, Advisory]:
 
 
 def _reboot_suggested(info: str) -> Set[str]:
-    """Advisory ids whose ``updateinfo info`` block says a reboot is suggested."""
+    """Advisory ids whose ``updateinfo info`` block says a reboot is suggested (dnf 4.14
+    does not print it; other versions do)."""
     suggested = set()
     current = None
     for line in info.splitlines():
@@ -104,15 +106,52 @@ def _reboot_suggested(info: str) -> Set[str]:
     return suggested
 
 
-class Dnf(PackageManager):
+def parse_transaction(text: str) -> List[str]:
+    """Names of the packages a transaction table adds or upgrades. dnf wraps a long name
+    onto a line of its own, with the rest of the row on the next line."""
+    names = []
+    adding = False
+    carried = ""
+    for line in text.splitlines():
+        heading = line.strip()
+        if heading.endswith(":") and not line.startswith(" "):
+            adding = bool(_ADDING.match(heading))
+            continue
+        if not adding or not line.startswith(" "):
+            carried = ""
+            continue
+        words = (carried + " " + line).split()
+        if len(words) == 1:
+            carried = words[0]
+            continue
+        carried = ""
+        if len(words) >= 4:
+            names.append(words[0])
+    return names
+
+
+def reboot_packages(configuration: str = REBOOT_CONFIGURATION) -> Set[str]:
+    """The packages whose update makes needs-restarting ask for a reboot."""
+    names = set(REBOOT_PACKAGES)
+    for path in glob.glob(configuration):
+        try:
+            with open(path) as handle:
+                names.update(line.strip() for line in handle if line.strip())
+        except OSError:
+            continue
+    return names
+
+
+class Dnf(RpmPackageManager):
     service = "YUM"
 
     def __init__(self, command: str = "dnf", runner: Runner = run) -> None:
         self.command = command
         self._run = runner
 
-    def _dnf(self, *arguments: str, timeout: float = 1800) -> Output:
-        output = self._run([self.command, "-q", "--color=never", *arguments], timeout=timeout)
+    def _dnf(self, *arguments: str, quiet: bool = True, timeout: float = 1800) -> Output:
+        options = [self.command, "--color=never"] + (["-q"] if quiet else [])
+        output = self._run([*options, *arguments], timeout=timeout)
         if output.code == 1 and "lock" in output.text.lower() and "waiting" in output.text.lower():
             raise PackageManagerError(
                 "PackageManagerLocked",
@@ -135,44 +174,48 @@ class Dnf(PackageManager):
             raise PackageManagerError(
                 "AssessmentFailed", "dnf repoquery failed: " + tail(listed.text)
             )
+        upgrades = parse_upgrades(listed.text)
         security = parse_security(
             self._dnf("updateinfo", "list", "--updates").text,
             self._dnf("updateinfo", "list", "--updates", "--with-cve").text,
             self._dnf("updateinfo", "info", "--updates").text,
         )
+        current = self.installed_versions(name for name, _, _ in upgrades)
+        rebooting = reboot_packages()
         patches = []
-        for name, arch, version in parse_upgrades(listed.text):
-            advisory = security.get(name)
-            if advisory is None:
-                classification, reboot = "Other", "NeverReboots"
+        for name, arch, version in upgrades:
+            advisory = security.get(name, Advisory((), "", (), False))
+            if not advisory.ids:
+                classification = "Other"
+            elif advisory.severity.lower() == "critical":
+                classification = "Critical"
             else:
-                classification = (
-                    "Critical" if advisory.severity.lower() == "critical" else "Security"
-                )
-                reboot = "AlwaysRequiresReboot" if advisory.reboot else "NeverReboots"
+                classification = "Security"
             patches.append(
                 Patch(
                     name=name,
                     version=version,
                     classification=classification,
-                    current_version=self.installed_version(name),
+                    current_version=current.get(name),
                     arch=arch,
-                    reboot_behavior=reboot,
+                    reboot_behavior=(
+                        "AlwaysRequiresReboot"
+                        if name in rebooting or advisory.reboot
+                        else "NeverReboots"
+                    ),
+                    advisories=advisory.ids,
+                    severity=advisory.severity or None,
+                    cves=advisory.cves,
                 )
             )
         return patches
 
     def dependencies(self, patch: Patch) -> List[str]:
-        output = self._dnf("--assumeno", "upgrade", self._spec(patch), timeout=600)
-        names = [
-            found.group(1)
-            for found in map(_TRANSACTION_ROW.match, output.text.splitlines())
-            if found
-        ]
-        return names or [patch.name]
+        output = self._dnf("--assumeno", "upgrade", self._spec(patch), quiet=False, timeout=600)
+        return parse_transaction(output.text) or [patch.name]
 
     def install(self, patch: Patch, timeout: float) -> Outcome:
-        output = self._dnf("-y", "upgrade", self._spec(patch), timeout=timeout)
+        output = self._dnf("-y", "upgrade", self._spec(patch), quiet=False, timeout=timeout)
         if self.installed_version(patch.name) == patch.version:
             return Outcome("Installed")
         return Outcome(
@@ -188,20 +231,8 @@ class Dnf(PackageManager):
             else "{}-{}".format(patch.name, version)
         )
 
-    def installed_version(self, name: str) -> Optional[str]:
-        output = self._run(
-            ["rpm", "-q", "--qf", "%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n", name], timeout=60
-        )
-        if output.code != 0:
-            return None
-        epoch, _, version = output.text.strip().splitlines()[-1].partition(":")
-        return version if epoch == "0" else "{}:{}".format(epoch, version)
-
     def reboot_pending(self) -> bool:
         if super().reboot_pending():
             return True
         output = self._run([self.command, "-q", "needs-restarting", "-r"], timeout=120)
         return output.code == 1
-
-    def repair(self) -> None:
-        """An RPM transaction is all or nothing: an interrupted one left nothing to finish."""

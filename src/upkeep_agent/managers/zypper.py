@@ -1,26 +1,21 @@
 """Zypper (SUSE).
 
-Assessment reads zypper's XML output: ``list-updates`` for the packages with upgrades, and
-a dry run of ``patch --category security`` for the packages the security patches bring
-(Critical when one of them has critical severity). Everything else is Other. Installing
-updates to the exact ``name=version``; zypper's exit codes 102 (reboot needed) and 103
-(zypper updated itself) are successes, 7 (locked) is retried by zypper itself for
+Assessment reads zypper's XML output: ``list-updates`` for the packages with upgrades (and
+the versions installed), and dry runs of ``patch`` for what the patches would bring: the
+security patches are Security, or Critical for those of critical severity; what only the
+patches that restart the machine bring is AlwaysRequiresReboot. Everything else is Other.
+Installing updates to the exact ``name=version``; zypper's exit codes 102 (reboot needed)
+and 103 (zypper updated itself) are successes, 7 (locked) is retried by zypper itself for
 ``ZYPP_LOCK_TIMEOUT`` seconds.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Set, Tuple
 
-from upkeep_agent.managers.base import (
-    Outcome,
-    Output,
-    PackageManager,
-    PackageManagerError,
-    run,
-    tail,
-)
+from upkeep_agent.managers.base import Outcome, Output, PackageManagerError, run, tail
+from upkeep_agent.managers.rpm import RpmPackageManager
 from upkeep_agent.selection import Patch
 
 Runner = Callable[..., Output]
@@ -41,10 +36,16 @@ def _xml(text: str) -> ElementTree.Element:
         ) from None
 
 
-def parse_updates(text: str) -> List[Tuple[str, str, str]]:
-    """(name, arch, version) of every package update ``list-updates`` printed."""
+def parse_updates(text: str) -> List[Tuple[str, str, str, str]]:
+    """(name, arch, new version, installed version) of every package update
+    ``list-updates`` printed."""
     return [
-        (update.get("name", ""), update.get("arch", ""), update.get("edition", ""))
+        (
+            update.get("name", ""),
+            update.get("arch", ""),
+            update.get("edition", ""),
+            update.get("edition-old", ""),
+        )
         for update in _xml(text).iter("update")
         if update.get("kind", "package") == "package"
     ]
@@ -62,17 +63,12 @@ def parse_solvables(text: str, section: str = "to-upgrade") -> Dict[str, str]:
     return found
 
 
-def parse_patch_severity(text: str) -> str:
-    """The highest severity among the patches ``list-patches`` printed."""
-    severities = [update.get("severity", "").lower() for update in _xml(text).iter("update")]
-    return "critical" if "critical" in severities else ""
-
-
-class Zypper(PackageManager):
+class Zypper(RpmPackageManager):
     service = "Zypper"
 
     def __init__(self, runner: Runner = run) -> None:
         self._run = runner
+        self._reboot_needed = False  # a zypper run this session exited 102
 
     def _zypper(self, *arguments: str, xml: bool = False, timeout: float = 1800) -> Output:
         options = ["zypper", "--non-interactive", "--no-color"]
@@ -93,21 +89,37 @@ class Zypper(PackageManager):
                 "RepositoryRefreshFailed", "zypper refresh failed: " + tail(output.text)
             )
 
+    def _patched(self, *selection: str, reboots: bool = True) -> Set[str]:
+        """Names of the packages a dry run of ``zypper patch`` with ``selection`` upgrades.
+        Patches that restart the machine are left out by --non-interactive unless asked for."""
+        options = ["--non-interactive-include-reboot-patches"] if reboots else []
+        output = self._zypper(*options, "patch", *selection, "--dry-run", xml=True)
+        if output.code not in SUCCESS:
+            raise PackageManagerError(
+                "AssessmentFailed",
+                "zypper patch {} --dry-run failed (exit {}): {}".format(
+                    " ".join(selection), output.code, tail(output.text)
+                ),
+            )
+        return set(parse_solvables(output.text))
+
     def available(self) -> List[Patch]:
         listed = self._zypper("list-updates", xml=True)
         if listed.code not in SUCCESS:
             raise PackageManagerError(
                 "AssessmentFailed", "zypper list-updates failed: " + tail(listed.text)
             )
-        dry_run = self._zypper("patch", "--category", "security", "--dry-run", xml=True)
-        security = parse_solvables(dry_run.text) if dry_run.code in SUCCESS else {}
-        severity = parse_patch_severity(
-            self._zypper("list-patches", "--category", "security", xml=True).text
+        security = self._patched("--category", "security")
+        critical = self._patched("--category", "security", "--severity", "critical")
+        rebooting = self._patched("--with-optional") - self._patched(
+            "--with-optional", reboots=False
         )
         patches = []
-        for name, arch, version in parse_updates(listed.text):
-            if name in security:
-                classification = "Critical" if severity == "critical" else "Security"
+        for name, arch, version, current in parse_updates(listed.text):
+            if name in critical:
+                classification = "Critical"
+            elif name in security:
+                classification = "Security"
             else:
                 classification = "Other"
             patches.append(
@@ -115,9 +127,11 @@ class Zypper(PackageManager):
                     name=name,
                     version=version,
                     classification=classification,
-                    current_version=self.installed_version(name),
+                    current_version=current or None,
                     arch=arch,
-                    reboot_behavior="NeverReboots",
+                    reboot_behavior=(
+                        "AlwaysRequiresReboot" if name in rebooting else "NeverReboots"
+                    ),
                 )
             )
         return patches
@@ -132,25 +146,14 @@ class Zypper(PackageManager):
 
     def install(self, patch: Patch, timeout: float) -> Outcome:
         output = self._zypper("update", "{}={}".format(patch.name, patch.version), timeout=timeout)
+        self._reboot_needed = self._reboot_needed or output.code == REBOOT_NEEDED
         if self.installed_version(patch.name) == patch.version:
             return Outcome("Installed")
         return Outcome(
             "Failed", "zypper update failed (exit {}): {}".format(output.code, tail(output.text))
         )
 
-    def installed_version(self, name: str) -> Optional[str]:
-        output = self._run(
-            ["rpm", "-q", "--qf", "%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n", name], timeout=60
-        )
-        if output.code != 0:
-            return None
-        epoch, _, version = output.text.strip().splitlines()[-1].partition(":")
-        return version if epoch == "0" else "{}:{}".format(epoch, version)
-
     def reboot_pending(self) -> bool:
-        if super().reboot_pending():
+        if self._reboot_needed or super().reboot_pending():
             return True
         return self._zypper("needs-rebooting").code == REBOOT_NEEDED
-
-    def repair(self) -> None:
-        """An RPM transaction is all or nothing: an interrupted one left nothing to finish."""
