@@ -5,6 +5,8 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -126,3 +128,33 @@ def test_a_busy_port_is_a_clear_error(server: RunningServer, tmp_path: Path) -> 
     )  # fmt: skip
     assert finished.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in finished.stderr
+
+
+def test_stopping_answers_waiting_agents_instead_of_waiting_for_them(
+    server: RunningServer,
+) -> None:
+    with client(server) as http:
+        token = http.post(
+            f"/subscriptions/{server.subscription_id}/providers/Upkeep.Authorization"
+            "/enrollmentTokens?api-version=2026-11-01",
+            json={},
+        ).json()["properties"]["secret"]
+        body = {"subscriptionId": server.subscription_id, "resourceGroup": "fleet",
+                "name": "web-1", "location": "eastus", "facts": {"osType": "Linux"},
+                "resourceType": "Microsoft.Compute/virtualMachines"}  # fmt: skip
+        enrolled = http.post(
+            "/agent/v1/enroll", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert enrolled.status_code == 201, enrolled.text
+    agent = client(server, enrolled.json()["credential"])
+    with ThreadPoolExecutor(1) as pool:
+        poll = pool.submit(agent.get, "/agent/v1/jobs/next?wait=55", timeout=60)
+        while (
+            "upkeep_agents_waiting 1.0"
+            not in httpx.get(f"{server.url}/metrics", verify=trusting(server.cert)).text
+        ):
+            time.sleep(0.05)
+        server.process.terminate()
+        assert poll.result().status_code == 204  # answered, not cut off at the deadline
+    server.process.wait(10)
+    agent.close()

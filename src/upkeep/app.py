@@ -60,9 +60,11 @@ def create_app(
     clock: Clock = system_clock,
     timeouts: patching.Timeouts | None = None,
     intervals: Intervals | None = None,
+    board: JobBoard | None = None,
 ) -> ASGIApp:
-    """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule."""
-    parts = Parts(store, clock, timeouts or patching.Timeouts())
+    """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule. The
+    server keeps ``board`` to release waiting agents when it stops."""
+    parts = Parts(store, clock, timeouts or patching.Timeouts(), board or JobBoard())
     agents = AgentViews(store, clock, parts.board, parts.presence, parts.timeouts)
     arm = build_arm_router(parts, agents)
     housekeeping = Housekeeping(store, clock, parts.board, parts.presence, intervals or Intervals())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from upkeep.clock import system_clock
 from upkeep.db.migrate import migrate
 from upkeep.db.store import Store
 from upkeep.files import write_private
+from upkeep.machines.presence import JobBoard
 from upkeep.observability import configure_logging
 from upkeep.patching.service import Timeouts
 from upkeep.resources import service as resources
@@ -130,6 +132,19 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class StoppingServer(uvicorn.Server):
+    """uvicorn, releasing long-polling agents as it starts to stop: its graceful shutdown
+    waits for requests in flight, and an agent's poll would otherwise hold it for seconds."""
+
+    def __init__(self, config: uvicorn.Config, release: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.release = release
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.release()
+        await super().shutdown(sockets)
+
+
 def serve(settings: ServerSettings) -> None:
     """Prepare, bind, print the banner, and serve until interrupted."""
     configure_logging(settings.log_level)
@@ -148,8 +163,12 @@ def serve(settings: ServerSettings) -> None:
         ) from None
     port = listener.getsockname()[1]
     print(banner(settings, prepared, port), flush=True)
+    board = JobBoard()
+    app = create_app(
+        prepared.store, timeouts=Timeouts(dispatch=settings.dispatch_timeout), board=board
+    )
     config = uvicorn.Config(
-        create_app(prepared.store, timeouts=Timeouts(dispatch=settings.dispatch_timeout)),
+        app,
         log_config=None,
         access_log=False,
         ssl_certfile=None if settings.insecure_http else str(settings.cert_path),
@@ -157,6 +176,6 @@ def serve(settings: ServerSettings) -> None:
         timeout_graceful_shutdown=5,
     )
     try:
-        uvicorn.Server(config).run(sockets=[listener])  # uvloop where it is installed
+        StoppingServer(config, board.close).run(sockets=[listener])  # uvloop if installed
     finally:
         prepared.store.dispose()

@@ -18,12 +18,15 @@ class JobBoard:
 
     def __init__(self) -> None:
         self._waiting: dict[str, asyncio.Event] = {}
+        self._closed = False
 
     def listen(self, machine: str) -> asyncio.Event:
         """Start listening for ``machine`` (before looking for work, so none is missed)."""
         event = self._waiting.get(machine)
         if event is None:
             event = self._waiting[machine] = asyncio.Event()
+        if self._closed:
+            event.set()
         return event
 
     async def wait(self, machine: str, event: asyncio.Event, seconds: float) -> bool:
@@ -42,6 +45,12 @@ class JobBoard:
             event = self._waiting.pop(machine, None)
             if event is not None:
                 event.set()
+
+    def close(self) -> None:
+        """The server is stopping: answer every waiting agent now, and any that asks later,
+        so shutting down does not wait out their polls."""
+        self._closed = True
+        self.notify(list(self._waiting))
 
     @property
     def listening(self) -> int:
