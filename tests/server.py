@@ -74,16 +74,29 @@ class RunningServer:
                 self.process.kill()
                 self.process.wait()
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].rstrip("/"))
+
     def restart(self) -> RunningServer:
+        """Stop it and start it again on the same port, so agents find it where it was."""
         self.stop()
-        return start_server(self.data_dir, database=self.database, extra_args=self.extra_args)
+        return start_server(
+            self.data_dir, database=self.database, extra_args=self.extra_args, port=self.port
+        )
 
 
 def start_server(
-    data_dir: Path, *, database: str | None = None, extra_args: list[str] | None = None
+    data_dir: Path,
+    *,
+    database: str | None = None,
+    extra_args: list[str] | None = None,
+    port: int = 0,
 ) -> RunningServer:
-    """Run ``python -m upkeep serve`` on a free port and wait until its banner is out."""
-    command = [sys.executable, "-m", "upkeep", "serve", "--data-dir", str(data_dir), "--port", "0"]
+    """Run ``python -m upkeep serve`` (on a free port unless given one) and wait until its
+    banner is out."""
+    command = [sys.executable, "-m", "upkeep", "serve", "--data-dir", str(data_dir)]
+    command += ["--port", str(port)]
     if database:
         command += ["--database", database]
     command += extra_args or []
