@@ -33,11 +33,14 @@ class Cli:
 
     def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
         self.capsys = capsys
+        #: What the last command printed on stderr (progress, errors).
+        self.stderr = ""
 
     def __call__(self, command: str, code: int = 0) -> str:
         self.capsys.readouterr()
         assert main(shlex.split(command)) == code, self.capsys.readouterr()
         captured = self.capsys.readouterr()
+        self.stderr = captured.err
         return captured.out if code == 0 else captured.err
 
     def json(self, command: str) -> object:

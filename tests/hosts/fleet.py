@@ -53,16 +53,16 @@ class Fleet:
         assert made.status_code == 201, made.text
         return made.json()["properties"]["secret"]
 
-    def connect(self, host: Host, kind: str = VM, *options: str) -> str:
+    def connect(self, host: Host, kind: str = VM, *options: str, token: str | None = None) -> str:
         """Install the agent in ``host`` with install.sh, connect it as a ``kind`` machine
-        named after the host, boot the host with the agent as its service, and return the
-        machine's resource id."""
+        named after the host (with ``token``, or a new enrollment token), boot the host with
+        the agent as its service, and return the machine's resource id."""
         host.write(SERVER_CERT, Path(self.server.cert).read_text())
         with self.http as http:
             script = http.get("/agent/install.sh").text
         arguments = [
             "--ca-cert", SERVER_CERT,
-            "--enrollment-token", self.enrollment_token(),
+            "--enrollment-token", token or self.enrollment_token(),
             "--subscription-id", self.server.subscription_id,
             "--resource-group", GROUP,
             "--name", host.name,
