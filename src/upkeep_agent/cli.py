@@ -4,7 +4,7 @@ upkeep-agent connect --server URL --enrollment-token T --subscription-id S
                      --resource-group RG --name NAME [--ca-cert PATH] […]
 upkeep-agent run     [--state-dir DIR] [--once]
 upkeep-agent status  [--state-dir DIR]
-upkeep-agent assess  (assess this machine now and print the result; no server needed)
+upkeep-agent assess  [--no-refresh]  (assess this machine now and print the result; no server)
 """
 
 from __future__ import annotations
@@ -60,7 +60,12 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what the agent knows")
     status.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
 
-    commands.add_parser("assess", help="assess this machine now and print the result")
+    assess = commands.add_parser("assess", help="assess this machine now and print the result")
+    assess.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="use the package lists as they are (no apt-get update / makecache / refresh)",
+    )
     return top
 
 
@@ -169,7 +174,7 @@ def assess(options: argparse.Namespace) -> int:
     except PackageManagerError as error:
         print(error.message, file=sys.stderr)
         return 1
-    result = Runner(manager, state, reboot=lambda: None).assess()
+    result = Runner(manager, state, reboot=lambda: None).assess(refresh=not options.no_refresh)
     print(json.dumps(result, indent=2))
     return 0 if result["status"] == "Succeeded" else 1
 
