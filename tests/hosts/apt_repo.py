@@ -19,7 +19,7 @@ import gzip
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from tests.hosts.host import DebianHost
@@ -249,14 +249,8 @@ class DebUpdateSet:
     failing: DebUpdate
 
     def all(self) -> tuple[DebUpdate, ...]:
-        return (
-            self.plain,
-            self.security,
-            self.needs_newer,
-            self.dependency,
-            self.reboot,
-            self.failing,
-        )
+        """Every update, in the order of the table above."""
+        return tuple(getattr(self, field.name) for field in fields(self))
 
     def add_old(self, repo: AptRepo) -> None:
         """Add every old version to ``bookworm`` (call ``repo.publish()`` after)."""

@@ -163,33 +163,31 @@ def zypper_host(zypper_image: Path, tmp_path: Path) -> Iterator[Callable[..., Zy
     yield from _host_factory(ZypperHost, zypper_image, tmp_path)
 
 
-@pytest.fixture
-def apt_repo(tmp_path: Path) -> Iterator[Callable[[], AptRepo]]:
-    """Makes APT repositories (bookworm, bookworm-updates, bookworm-security)."""
-    _have(*APT_REPO_TOOLS)
-    made: list[AptRepo] = []
+R = TypeVar("R", AptRepo, RpmRepo)
 
-    def make() -> AptRepo:
-        repo = AptRepo(tmp_path / f"apt-repo-{len(made) + 1}")
+
+def _repo_factory(kind: type[R], tmp_path: Path, prefix: str) -> Iterator[Callable[[], R]]:
+    made: list[R] = []
+
+    def make() -> R:
+        repo = kind(tmp_path / f"{prefix}-{len(made) + 1}")
         made.append(repo)
         return repo
 
     yield make
     for repo in made:
         repo.close()
+
+
+@pytest.fixture
+def apt_repo(tmp_path: Path) -> Iterator[Callable[[], AptRepo]]:
+    """Makes APT repositories (bookworm, bookworm-updates, bookworm-security)."""
+    _have(*APT_REPO_TOOLS)
+    yield from _repo_factory(AptRepo, tmp_path, "apt-repo")
 
 
 @pytest.fixture
 def rpm_repo(tmp_path: Path) -> Iterator[Callable[[], RpmRepo]]:
     """Makes rpm-md repositories (for dnf and zypper hosts)."""
     _have(*RPM_REPO_TOOLS)
-    made: list[RpmRepo] = []
-
-    def make() -> RpmRepo:
-        repo = RpmRepo(tmp_path / f"rpm-repo-{len(made) + 1}")
-        made.append(repo)
-        return repo
-
-    yield make
-    for repo in made:
-        repo.close()
+    yield from _repo_factory(RpmRepo, tmp_path, "rpm-repo")

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -341,14 +341,8 @@ class RpmUpdateSet:
     failing: RpmUpdate
 
     def all(self) -> tuple[RpmUpdate, ...]:
-        return (
-            self.plain,
-            self.security,
-            self.needs_newer,
-            self.dependency,
-            self.reboot,
-            self.failing,
-        )
+        """Every update, in the order of the table above."""
+        return tuple(getattr(self, field.name) for field in fields(self))
 
     def add_old(self, repo: RpmRepo) -> None:
         """Add every old version (call ``repo.publish()`` after)."""
