@@ -5,7 +5,9 @@ connection: they hand a service function to :meth:`Store.read` or :meth:`Store.w
 
 - Writes run in a worker thread inside one transaction. On SQLite it starts with
   ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of failing when a
-  read lock cannot be upgraded.
+  read lock cannot be upgraded. On PostgreSQL two writers can race past the same "is it
+  there?" check (two agents enrolling into a new group); the loser's transaction is run
+  again, and then sees the winner's row.
 - Reads are statements in autocommit mode, each seeing the newest committed data; read
   functions must not need several statements to agree. On PostgreSQL they run in worker
   threads. On SQLite they run on the event loop over one query-only connection (a WAL read
@@ -23,11 +25,16 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 Result = TypeVar("Result")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AUTOCOMMIT = "AUTOCOMMIT"
+#: PostgreSQL errors that mean "another transaction got there first; run yours again":
+#: unique_violation, serialization_failure, deadlock_detected.
+RETRYABLE_SQLSTATES = frozenset({"23505", "40001", "40P01"})
+WRITE_ATTEMPTS = 3
 _MISSING = object()
 
 
@@ -95,8 +102,19 @@ class Store:
         return await anyio.to_thread.run_sync(lambda: self._run(self.reading, work, args, kwargs))
 
     async def write(self, work: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        """Run ``work(connection, *args, **kwargs)`` in a write transaction off the loop."""
-        return await anyio.to_thread.run_sync(lambda: self._run(self.writing, work, args, kwargs))
+        """Run ``work(connection, *args, **kwargs)`` in a write transaction off the loop
+        (again, when it lost a race to another transaction)."""
+        return await anyio.to_thread.run_sync(lambda: self._write(work, args, kwargs))
+
+    def _write(self, work: Callable[..., Result], args: Any, kwargs: Any) -> Result:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return self._run(self.writing, work, args, kwargs)
+            except DBAPIError as error:
+                sqlstate = getattr(error.orig, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES or attempt == WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _run(transaction: Any, work: Callable[..., Result], args: Any, kwargs: Any) -> Result:
