@@ -43,7 +43,6 @@ class Housekeeping:
         self.board = board
         self.presence = presence
         self.intervals = intervals
-        self._woken_up_to = clock()
 
     async def flush_presence(self) -> None:
         seen = self.presence.take()
@@ -51,8 +50,9 @@ class Housekeeping:
             await self.store.write(machines.record_presence, seen)
 
     async def wake(self) -> None:
-        since, self._woken_up_to = self._woken_up_to, self.clock()
-        self.board.notify(await self.store.read(patching.queued_since, since))
+        """Agents waiting here for a machine that has a queued job were not told of it (it
+        was queued by another process): tell them. Telling one twice is harmless."""
+        self.board.notify(await self.store.read(patching.queued_machines))
 
     async def expire(self) -> None:
         expired = await self.store.write(patching.expire, self.clock())

@@ -297,11 +297,10 @@ def _partial(progress: dict[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
-def queued_since(connection: Connection, since: datetime) -> list[str]:
-    """Machines with jobs queued after ``since`` (to wake their agents across processes)."""
-    rows = connection.execute(
-        select(jobs.c.machine_key).where(jobs.c.state == QUEUED, jobs.c.created_at > since)
-    )
+def queued_machines(connection: Connection) -> list[str]:
+    """Machines with a job waiting for their agent (to wake agents across processes). Not
+    "queued since": a long transaction commits rows stamped before the last look."""
+    rows = connection.execute(select(jobs.c.machine_key).where(jobs.c.state == QUEUED).distinct())
     return [row.machine_key for row in rows]
 
 
