@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,8 @@ from cryptography import x509
 
 from tests.helpers import MAINTENANCE, RESOURCES, configuration_path, group_path, seed
 from tests.server import RunningServer, start_server, trusting
+from upkeep.db.store import Store
+from upkeep.patching import service as patching
 from upkeep.tls import ensure_certificate
 
 pytestmark = pytest.mark.slow
@@ -130,30 +133,78 @@ def test_a_busy_port_is_a_clear_error(server: RunningServer, tmp_path: Path) -> 
     assert f"cannot listen on 127.0.0.1:{port}" in finished.stderr
 
 
-def test_stopping_answers_waiting_agents_instead_of_waiting_for_them(
-    server: RunningServer,
-) -> None:
+def enrollment_token(server: RunningServer) -> str:
     with client(server) as http:
-        token = http.post(
+        return http.post(
             f"/subscriptions/{server.subscription_id}/providers/Upkeep.Authorization"
             "/enrollmentTokens?api-version=2026-11-01",
             json={},
         ).json()["properties"]["secret"]
-        body = {"subscriptionId": server.subscription_id, "resourceGroup": "fleet",
-                "name": "web-1", "location": "eastus", "facts": {"osType": "Linux"},
-                "resourceType": "Microsoft.Compute/virtualMachines"}  # fmt: skip
-        enrolled = http.post(
-            "/agent/v1/enroll", json=body, headers={"Authorization": f"Bearer {token}"}
-        )
+
+
+def enroll(server: RunningServer, token: str, name: str = "web-1") -> httpx.Response:
+    body = {"subscriptionId": server.subscription_id, "resourceGroup": "fleet",
+            "name": name, "location": "eastus", "facts": {"osType": "Linux"},
+            "resourceType": "Microsoft.Compute/virtualMachines"}  # fmt: skip
+    with client(server, token) as http:
+        return http.post("/agent/v1/enroll", json=body)
+
+
+def enroll_agent(server: RunningServer) -> tuple[httpx.Client, str]:
+    """A client speaking as a newly enrolled machine's agent, and the machine's id."""
+    enrolled = enroll(server, enrollment_token(server))
     assert enrolled.status_code == 201, enrolled.text
-    agent = client(server, enrolled.json()["credential"])
+    answer = enrolled.json()
+    return client(server, answer["credential"]), answer["machine"]["id"]
+
+
+def test_machines_enrolling_at_once_into_a_new_group_all_get_in(server: RunningServer) -> None:
+    token = enrollment_token(server)
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda index: enroll(server, token, f"m{index}"), range(32)))
+    assert [answer.status_code for answer in answers] == [201] * 32
+    with client(server) as http:
+        listed = http.get(
+            f"{group_path(server.subscription_id, 'fleet')}/providers/Microsoft.Compute"
+            "/virtualMachines?api-version=2024-11-01"
+        ).json()["value"]
+    assert len(listed) == 32
+
+
+def wait_until_agents_wait(server: RunningServer, count: int) -> None:
+    metrics = f"{server.url}/metrics"
+    while (
+        f"upkeep_agents_waiting {count:.1f}"
+        not in httpx.get(metrics, verify=trusting(server.cert)).text
+    ):
+        time.sleep(0.05)
+
+
+def test_a_job_another_process_queued_reaches_the_waiting_agent(server: RunningServer) -> None:
+    agent, machine = enroll_agent(server)
     with ThreadPoolExecutor(1) as pool:
         poll = pool.submit(agent.get, "/agent/v1/jobs/next?wait=55", timeout=60)
-        while (
-            "upkeep_agents_waiting 1.0"
-            not in httpx.get(f"{server.url}/metrics", verify=trusting(server.cert)).text
-        ):
-            time.sleep(0.05)
+        wait_until_agents_wait(server, 1)
+        # Stamped a minute ago: as if its transaction took that long to commit.
+        queued_at = datetime.now(UTC) - timedelta(minutes=1)
+        store = Store(server.database or f"sqlite:///{server.data_dir / 'upkeep.db'}")
+        with store.writing() as connection:
+            patching.queue_many(
+                connection, [machine.lower()], patching.ASSESS, {}, queued_at, patching.Timeouts()
+            )
+        store.dispose()
+        # within a few of housekeeping's 1 s rounds, not when the 55 s poll runs out
+        assert poll.result(timeout=15).status_code == 200
+    agent.close()
+
+
+def test_stopping_answers_waiting_agents_instead_of_waiting_for_them(
+    server: RunningServer,
+) -> None:
+    agent, _ = enroll_agent(server)
+    with ThreadPoolExecutor(1) as pool:
+        poll = pool.submit(agent.get, "/agent/v1/jobs/next?wait=55", timeout=60)
+        wait_until_agents_wait(server, 1)
         server.process.terminate()
         assert poll.result().status_code == 204  # answered, not cut off at the deadline
     server.process.wait(10)

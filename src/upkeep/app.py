@@ -75,7 +75,7 @@ def create_app(
             yield
 
     metrics = Metrics()
-    metrics.agents_waiting.set_function(lambda: parts.board.listening)
+    metrics.agents_waiting.set_function(lambda: parts.board.parked)
     service = Router(
         routes=[
             Route("/healthz", health_endpoint(store.ping)),

@@ -29,7 +29,7 @@ import upkeep_agent
 from upkeep.arm.bodies import parse_model, read_json
 from upkeep.arm.errors import ArmError
 from upkeep.arm.ids import normalize_subscription_id
-from upkeep.arm.routing import error_response, json_response
+from upkeep.arm.routing import error_response, json_response, new_request_id
 from upkeep.clock import Clock
 from upkeep.db.store import Store
 from upkeep.machines import service
@@ -170,8 +170,10 @@ class AgentViews:
             ) from None
         listening = self.board.listen(agent.key)
         if not await self.store.read(patching.has_work, agent.key):
-            await self.board.wait(agent.key, listening, wait)
-            if not await self.store.read(patching.has_work, agent.key):
+            # Woken means work was queued (a job queued elsewhere wakes it within a second);
+            # the dispatcher's claim is the check, so a woken fleet costs no extra reads.
+            woken = await self.board.wait(agent.key, listening, wait)
+            if not woken or self.board.closed:
                 return Response(None, 204)
         job = await self.dispatcher.next_job(agent.key)
         return json_response(job) if job else Response(None, 204)
@@ -236,13 +238,23 @@ def _unauthenticated(why: str) -> ArmError:
 
 
 def _guarded(endpoint: Any) -> Any:
-    """An endpoint whose ArmErrors become ARM error responses."""
+    """An endpoint whose errors become ARM error responses, as the ARM routes' do."""
 
     async def guarded(request: Request) -> Response:
         try:
             return await endpoint(request)
         except ArmError as error:
             return error_response(error)
+        except Exception:
+            request_id = new_request_id()
+            logger.exception("unhandled error", extra={"request_id": request_id})
+            return error_response(
+                ArmError(
+                    500,
+                    "InternalServerError",
+                    f"The server failed to process the request (request id {request_id}).",
+                )
+            )
 
     return guarded
 

@@ -18,6 +18,7 @@ class JobBoard:
 
     def __init__(self) -> None:
         self._waiting: dict[str, asyncio.Event] = {}
+        self._parked = 0
         self._closed = False
 
     def listen(self, machine: str) -> asyncio.Event:
@@ -31,11 +32,13 @@ class JobBoard:
 
     async def wait(self, machine: str, event: asyncio.Event, seconds: float) -> bool:
         """Wait until :meth:`notify` for ``machine`` or ``seconds`` pass; True if notified."""
+        self._parked += 1
         try:
             await asyncio.wait_for(event.wait(), seconds)
         except TimeoutError:
             return False
         finally:
+            self._parked -= 1
             if self._waiting.get(machine) is event:
                 del self._waiting[machine]
         return True
@@ -53,8 +56,13 @@ class JobBoard:
         self.notify(list(self._waiting))
 
     @property
-    def listening(self) -> int:
-        return len(self._waiting)
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def parked(self) -> int:
+        """Agents waiting in a long poll now (not those still looking for work)."""
+        return self._parked
 
 
 class Presence:
