@@ -35,18 +35,38 @@ def raise_file_limit() -> None:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection, as small as an agent's."""
+    """One keep-alive HTTP/1.1 connection, as small as an agent's. Like the agent, it opens
+    a new one when the server has closed an idle one (uvicorn's keep-alive timeout)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
     @classmethod
     async def open(cls, port: int) -> Connection:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+        connection = cls(port)
+        await connection.reopen()
+        return connection
+
+    async def reopen(self) -> None:
+        self.close()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
     async def request(
         self, method: str, path: str, token: str, body: object = None
     ) -> tuple[int, object]:
+        try:
+            return await self._exchange(method, path, token, body)
+        except (ConnectionError, asyncio.IncompleteReadError, IndexError):
+            await self.reopen()  # closed while idle: a GET or an enrolment is safe to resend
+            return await self._exchange(method, path, token, body)
+
+    async def _exchange(
+        self, method: str, path: str, token: str, body: object
+    ) -> tuple[int, object]:
+        assert self.reader is not None
+        assert self.writer is not None
         payload = json.dumps(body).encode() if body is not None else b""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
@@ -64,7 +84,8 @@ class Connection:
         return status, json.loads(data) if data else None
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def start_server(data: Path, database: str | None) -> tuple[subprocess.Popen[str], int, str]:
@@ -113,11 +134,11 @@ async def enroll_all(port: int, token: str, subscription: str, count: int) -> li
 
 
 async def waiting(port: int) -> int:
-    connection = await Connection.open(port)
-    connection.writer.write(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
-    await connection.writer.drain()
-    text = (await connection.reader.read(1 << 20)).decode()
-    connection.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
+    await writer.drain()
+    text = (await reader.read(1 << 20)).decode()
+    writer.close()
     found = re.search(r"^upkeep_agents_waiting (\S+)", text, re.MULTILINE)
     return int(float(found.group(1))) if found else 0
 
@@ -155,6 +176,11 @@ async def run(
         asyncio.create_task(agent(c, k)) for c, k in zip(connections, credentials, strict=True)
     ]
     while await waiting(port) < options.agents:
+        failed = [task for task in agents if task.done()]
+        if failed:
+            raise RuntimeError(f"{len(failed)} agents stopped before any job was queued") from (
+                failed[0].exception()
+            )
         await asyncio.sleep(0.2)
     idle_rss = rss_mb(options.server_pid)
 
