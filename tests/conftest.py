@@ -24,6 +24,7 @@ from upkeep.auth import service as auth
 from upkeep.auth.models import Role
 from upkeep.db.migrate import migrate
 from upkeep.db.store import Store
+from upkeep.housekeeping import Intervals
 from upkeep.resources import service as resources
 
 STRICT = os.environ.get("UPKEEP_TEST_STRICT") == "1"
@@ -139,10 +140,16 @@ def tokens(store: Store, clock: SettableClock) -> Tokens:
     return Tokens(store, clock)
 
 
+#: In-process apps leave windows to the tests, which run the orchestrator's rounds by hand
+#: (tests/orchestrator) when their clock says so.
+BY_HAND = Intervals(orchestrate=24 * 3600)
+
+
 @pytest.fixture
 def app_client(store: Store, clock: SettableClock) -> Iterator[TestClient]:
     """The app in-process, without credentials."""
-    with TestClient(create_app(store, clock), base_url="https://testserver") as client:
+    app = create_app(store, clock, intervals=BY_HAND)
+    with TestClient(app, base_url="https://testserver") as client:
         yield client
 
 
@@ -152,7 +159,7 @@ def api(
 ) -> Iterator[TestClient]:
     """The app in-process, as an Owner at ``/``."""
     headers = {"Authorization": f"Bearer {tokens.make('Owner')}"}
-    app = create_app(store, clock)
+    app = create_app(store, clock, intervals=BY_HAND)
     with TestClient(app, base_url="https://testserver", headers=headers) as client:
         yield client
 

@@ -20,6 +20,7 @@ from upkeep.machines.agent import routes as agent_routes
 from upkeep.machines.presence import JobBoard, Presence
 from upkeep.maintenance import views as maintenance_views
 from upkeep.observability import Metrics, RequestObserver, health_endpoint
+from upkeep.orchestrator.loop import Orchestrator
 from upkeep.patching import service as patching
 from upkeep.patching import views as patching_views
 from upkeep.resources import views as resources_views
@@ -67,11 +68,15 @@ def create_app(
     parts = Parts(store, clock, timeouts or patching.Timeouts(), board or JobBoard())
     agents = AgentViews(store, clock, parts.board, parts.presence, parts.timeouts)
     arm = build_arm_router(parts, agents)
-    housekeeping = Housekeeping(store, clock, parts.board, parts.presence, intervals or Intervals())
+    intervals = intervals or Intervals()
+    housekeeping = Housekeeping(store, clock, parts.board, parts.presence, intervals)
+    orchestrator = Orchestrator(
+        store, clock, parts.board, parts.timeouts, tick=intervals.orchestrate
+    )
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
-        async with housekeeping.running():
+        async with housekeeping.running(), orchestrator.running():
             yield
 
     metrics = Metrics()

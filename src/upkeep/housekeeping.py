@@ -27,6 +27,7 @@ class Intervals:
     presence: float = 10.0
     wake: float = 1.0
     expire: float = 5.0
+    orchestrate: float = 1.0  # the orchestrator's round (see ``orchestrator.loop``)
 
 
 class Housekeeping:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -117,6 +118,8 @@ maintenance_configurations = Table(
     Column("name", String(260), nullable=False),
     Column("body", Document, nullable=False),
     Column("system_data", Document, nullable=False),
+    # the orchestrator's due-time index: the start of the next window it has not handled
+    Column("next_window_at", UtcDateTime, index=True),
 )
 
 configuration_assignments = Table(
@@ -210,7 +213,35 @@ jobs = Table(
     Column("progress", Document),
     Column("result", Document),
     Column("error", Document),
+    Column("run_id", String(36), index=True),  # the maintenance run that queued it
     Index("ix_jobs_machine_state", "machine_key", "state"),
     Index("ix_jobs_machine_finished", "machine_key", "finished_at"),
     Index("ix_jobs_state", "state"),
+)
+
+#: One window of one maintenance configuration, as the orchestrator handled it: run (its
+#: jobs carry its id) or missed. Unique per window, so no window is ever handled twice.
+maintenance_runs = Table(
+    "maintenance_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # kept after the configuration is deleted: the history outlives it
+    Column("configuration_key", String(512), nullable=False),
+    Column("configuration_id", String(512), nullable=False),
+    Column("subscription_id", String(36), nullable=False, index=True),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # Started | Missed | Cancelled
+    Column("reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("configuration_key", "window_start"),
+)
+
+#: Named leases: the holder is the one server process doing that work until it expires.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
 )

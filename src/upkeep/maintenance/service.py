@@ -47,6 +47,13 @@ def schedule_of(body: dict[str, Any]) -> Schedule:
     return parse_schedule(body["properties"]["maintenanceWindow"])
 
 
+def next_window_start(body: dict[str, Any], after: datetime) -> datetime | None:
+    """The start of the configuration's first window at or after ``after``; None once it
+    has expired. The orchestrator's due-time index holds this per configuration."""
+    upcoming = next_occurrences(schedule_of(body), after, 1)
+    return upcoming[0].start if upcoming else None
+
+
 def check_configuration(body: dict[str, Any], now: datetime) -> Schedule:
     """The rules of a configuration beyond its JSON shape; returns its schedule."""
     window = body["properties"]["maintenanceWindow"]
@@ -116,6 +123,7 @@ def put_configuration(
             name=name,
             body=body,
             system_data=stamp,
+            next_window_at=next_window_start(body, now),
         )
     )
     return configuration_resource(subscription_id, group_name, name, body, stamp), True
@@ -151,11 +159,26 @@ def _replace_configuration(
     connection.execute(
         update(maintenance_configurations)
         .where(maintenance_configurations.c.key == existing["key"])
-        .values(body=body, system_data=stamp)
+        .values(
+            body=body,
+            system_data=stamp,
+            next_window_at=_next_window_after_change(existing, body, now),
+        )
     )
     return configuration_resource(
         existing["subscription_id"], group_name, existing["name"], body, stamp
     )
+
+
+def _next_window_after_change(
+    existing: RowMapping, body: dict[str, Any], now: datetime
+) -> datetime | None:
+    """A change applies from the next window that has not started; a window that has
+    started and is waiting for the orchestrator still runs."""
+    pending = existing["next_window_at"]
+    if pending is not None and pending <= now:
+        return pending
+    return next_window_start(body, now)
 
 
 def get_configuration(

@@ -71,16 +71,7 @@ def start(
             f"Operation '{_operation(kind)}' is not allowed on '{row['name']}' while"
             f" '{operation}' ({busy.id}) is in progress.",
         )
-    job = {
-        "id": str(uuid.uuid4()),
-        "machine_key": row["key"],
-        "kind": kind,
-        "state": QUEUED,
-        "parameters": parameters,
-        "started_by": started_by,
-        "created_at": now,
-        "dispatch_by": now + timeouts.dispatch,
-    }
+    job = _new_job(row["key"], kind, parameters, started_by, now, now + timeouts.dispatch)
     connection.execute(insert(jobs).values(**job))
     return {**job, "machine_id": row["id"], "location": row["body"]["location"]}
 
@@ -109,33 +100,75 @@ def queue_many(
         connection.execute(
             insert(jobs),
             [
-                {
-                    "id": str(uuid.uuid4()),
-                    "machine_key": key,
-                    "kind": kind,
-                    "state": QUEUED,
-                    "parameters": parameters,
-                    "started_by": started_by,
-                    "created_at": now,
-                    "dispatch_by": now + timeouts.dispatch,
-                }
+                _new_job(key, kind, parameters, started_by, now, now + timeouts.dispatch)
                 for key in queued
             ],
         )
     return queued
 
 
+@dataclass(frozen=True)
+class JobPlan:
+    """One machine's install job in a maintenance run."""
+
+    machine_key: str
+    parameters: dict[str, Any]
+    #: the machine may still join the run until then (the window's end less the reserve)
+    dispatch_by: datetime
+
+
+def queue_run(connection: Connection, run_id: str, plans: list[JobPlan], now: datetime) -> None:
+    """Queue a maintenance run's install jobs in one statement. A machine busy with another
+    operation gets its job too: it is handed out when that one ends, if still in time."""
+    if plans:
+        connection.execute(
+            insert(jobs),
+            [
+                {
+                    **_new_job(
+                        plan.machine_key,
+                        INSTALL,
+                        plan.parameters,
+                        "Platform",
+                        now,
+                        plan.dispatch_by,
+                    ),
+                    "run_id": run_id,
+                }
+                for plan in plans
+            ],
+        )
+
+
+def _new_job(
+    machine_key: str,
+    kind: str,
+    parameters: dict[str, Any],
+    started_by: str,
+    now: datetime,
+    dispatch_by: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "machine_key": machine_key,
+        "kind": kind,
+        "state": QUEUED,
+        "parameters": parameters,
+        "started_by": started_by,
+        "created_at": now,
+        "dispatch_by": dispatch_by,
+    }
+
+
 def _operation(kind: str) -> str:
     return "installPatches" if kind == INSTALL else "assessPatches"
 
 
-def run_budget(job: RowMapping | dict[str, Any], timeouts: Timeouts) -> timedelta:
-    """How long a picked-up job may run before it is failed for not reporting."""
+def finish_by(job: RowMapping | dict[str, Any], timeouts: Timeouts) -> datetime:
+    """When a picked-up job is failed for not reporting."""
     if job["kind"] == ASSESS:
-        return timeouts.assessment
-    duration = job["parameters"].get("maximumDuration")
-    limit = parse_iso_duration(duration) if duration else DEFAULT_INSTALL_DURATION
-    return limit + timeouts.install_grace
+        return job["started_at"] + timeouts.assessment
+    return install_deadline(job) + timeouts.install_grace
 
 
 # --- the agent's side ----------------------------------------------------------------
@@ -174,7 +207,8 @@ def dispatch(
                 continue  # one job at a time per machine: the oldest
             job = dict(row)
             if job["state"] == QUEUED:
-                job.update(state=RUNNING, started_at=now, finish_by=now + run_budget(job, timeouts))
+                job.update(state=RUNNING, started_at=now)
+                job["finish_by"] = finish_by(job, timeouts)
                 started.append({"job": job["id"], "finish_by": job["finish_by"]})
             handed[job["machine_key"]] = agent_view(job)
         if started:
@@ -185,6 +219,19 @@ def dispatch(
                 started,
             )
     return handed
+
+
+def install_deadline(job: RowMapping | dict[str, Any]) -> datetime:
+    """When an install must stop starting packages: its maximumDuration after it started,
+    and never past the end of the maintenance window it runs in."""
+    duration = job["parameters"].get("maximumDuration")
+    deadline = job["started_at"] + (
+        parse_iso_duration(duration) if duration else DEFAULT_INSTALL_DURATION
+    )
+    window_end = job["parameters"].get("windowEnd")
+    if window_end:
+        deadline = min(deadline, datetime.fromisoformat(window_end))
+    return deadline
 
 
 def agent_view(job: RowMapping | dict[str, Any]) -> dict[str, Any]:
@@ -198,9 +245,7 @@ def agent_view(job: RowMapping | dict[str, Any]) -> dict[str, Any]:
         "finishBy": format_timestamp(job["finish_by"]),
     }
     if job["kind"] == INSTALL:
-        duration = job["parameters"].get("maximumDuration")
-        limit = parse_iso_duration(duration) if duration else DEFAULT_INSTALL_DURATION
-        view["deadline"] = format_timestamp(job["started_at"] + limit)
+        view["deadline"] = format_timestamp(install_deadline(job))
     if job.get("progress"):
         view["progress"] = job["progress"]
     return view

@@ -1,0 +1,1 @@
+"""The orchestrator: maintenance windows become runs, and runs become jobs, on time."""

@@ -1,0 +1,97 @@
+"""The orchestrator's loop inside each server process: take the lease, then handle every
+window that is due. Only the lease holder handles windows; the others keep trying, so one
+of them leads within a lease period of the leader's death.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from upkeep.clock import Clock
+from upkeep.db.store import Store
+from upkeep.machines.presence import JobBoard
+from upkeep.orchestrator import lease
+from upkeep.orchestrator import service as windows
+from upkeep.patching import service as patching
+
+logger = logging.getLogger("upkeep.orchestrator")
+
+LEASE = "orchestrator"
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        board: JobBoard,
+        timeouts: patching.Timeouts,
+        *,
+        tick: float = 1.0,
+        lease_period: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.board = board
+        self.timeouts = timeouts
+        self.tick = tick
+        self.lease_period = lease_period
+        self.holder = uuid.uuid4().hex  # this process, for as long as it runs
+        self.leading = False
+
+    async def tick_once(self) -> list[windows.Handled]:
+        """One round: lead (or not), and handle what is due now."""
+        now = self.clock()
+        leading = await self.store.write(lease.take, LEASE, self.holder, now, self.lease_period)
+        if leading != self.leading:
+            logger.info("leadership", extra={"leading": leading, "holder": self.holder})
+            self.leading = leading
+        if not leading:
+            return []
+        handled = []
+        # each pass moves every due configuration on by one window, so this ends; a server
+        # that was down for days records each missed window
+        while keys := await self.store.read(windows.due, now):
+            for key in keys:
+                outcome = await self.store.write(windows.handle_window, key, now, self.timeouts)
+                if outcome is not None:
+                    handled.append(outcome)
+                    self._announce(key, outcome)
+        return handled
+
+    def _announce(self, key: str, outcome: windows.Handled) -> None:
+        self.board.notify(outcome.machine_keys)
+        logger.info(
+            "maintenance window",
+            extra={
+                "configuration": key,
+                "run": outcome.run_id,
+                "window": outcome.window_start.isoformat(),
+                "state": outcome.state,
+                "machines": len(outcome.machine_keys),
+            },
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            if self.leading:  # let another process lead at once
+                await self.store.write(lease.give_up, LEASE, self.holder, self.clock())
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                await self.tick_once()
+            except Exception:  # the next round tries again
+                logger.exception("orchestrator round failed")

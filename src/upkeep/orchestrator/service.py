@@ -1,0 +1,242 @@
+"""Windows into runs, in the store: which configurations are due, which machines a window
+patches, and the run that queues one install job per machine.
+
+Each configuration row carries ``next_window_at``, the start of the next window nobody has
+handled yet, so finding due work is one indexed query however many configurations exist.
+Handling a window is one write transaction: the run (unique per configuration and window
+start, so no window is handled twice even by two leaders), every job, and the next start.
+A window whose start passed while no server ran is still run if its machines can be
+patched before the reboot reserve; otherwise it is recorded as missed, with the reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from upkeep.arm.timestamps import format_timestamp
+from upkeep.db.tables import configuration_assignments, machines, maintenance_configurations
+from upkeep.db.tables import maintenance_runs as runs
+from upkeep.maintenance.service import next_window_start, schedule_of
+from upkeep.patching import service as patching
+
+STARTED, MISSED = "Started", "Missed"
+
+#: Time kept at the end of a window for the reboot: no job starts later than this before
+#: the window ends (Azure's figures).
+REBOOT_RESERVE = {"Linux": timedelta(minutes=15), "Windows": timedelta(minutes=10)}
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What handling one window did: the run, and the machines that got a job."""
+
+    run_id: str
+    window_start: datetime
+    state: str
+    machine_keys: list[str]
+
+
+def due(connection: Connection, now: datetime, limit: int = 100) -> list[str]:
+    """Keys of configurations with a window that has started and not been handled, the
+    earliest first."""
+    rows = connection.execute(
+        select(maintenance_configurations.c.key)
+        .where(maintenance_configurations.c.next_window_at <= now)
+        .order_by(maintenance_configurations.c.next_window_at)
+        .limit(limit)
+    )
+    return [row.key for row in rows]
+
+
+def handle_window(
+    connection: Connection, key: str, now: datetime, timeouts: patching.Timeouts
+) -> Handled | None:
+    """Run (or record as missed) the configuration's due window, and move its index on to
+    the next window; None when it is no longer due (deleted, changed, or handled)."""
+    row = (
+        connection.execute(
+            select(maintenance_configurations).where(
+                maintenance_configurations.c.key == key,
+                maintenance_configurations.c.next_window_at <= now,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    schedule = schedule_of(row["body"])
+    start = row["next_window_at"]
+    end = start + schedule.duration
+    connection.execute(
+        update(maintenance_configurations)
+        .where(maintenance_configurations.c.key == key)
+        .values(next_window_at=next_window_start(row["body"], start + timedelta(microseconds=1)))
+    )
+    if _already_handled(connection, key, start):
+        return None
+    run_id = str(uuid.uuid4())
+    cutoff = end - max(REBOOT_RESERVE.values())
+    if now >= cutoff:
+        reason = (
+            f"No server was running from the window's start ({format_timestamp(start)})"
+            f" until less than the reboot reserve was left before its end"
+            f" ({format_timestamp(end)}); the window was not run."
+        )
+        _insert_run(connection, run_id, row, start, end, now, MISSED, reason)
+        return Handled(run_id, start, MISSED, [])
+    _insert_run(connection, run_id, row, start, end, now, STARTED, None)
+    targets = assigned_machines(connection, key)
+    plans = [_job_plan(row["body"], machine, run_id, start, end) for machine in targets]
+    patching.queue_run(connection, run_id, plans, now)
+    return Handled(run_id, start, STARTED, [plan.machine_key for plan in plans])
+
+
+def _already_handled(connection: Connection, key: str, start: datetime) -> bool:
+    found = connection.execute(
+        select(runs.c.id).where(runs.c.configuration_key == key, runs.c.window_start == start)
+    ).first()
+    return found is not None
+
+
+def _insert_run(
+    connection: Connection,
+    run_id: str,
+    configuration: RowMapping,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    state: str,
+    reason: str | None,
+) -> None:
+    connection.execute(
+        insert(runs).values(
+            id=run_id,
+            configuration_key=configuration["key"],
+            configuration_id=configuration_id_of(configuration),
+            subscription_id=configuration["subscription_id"],
+            window_start=start,
+            window_end=end,
+            state=state,
+            reason=reason,
+            created_at=now,
+        )
+    )
+
+
+def configuration_id_of(configuration: RowMapping) -> str:
+    """The configuration's id as its owner spelled it (the key is lowercase)."""
+    group = configuration["group_key"].rsplit("/", 1)[-1]
+    return (
+        f"/subscriptions/{configuration['subscription_id']}/resourceGroups/{group}"
+        f"/providers/Microsoft.Maintenance/maintenanceConfigurations/{configuration['name']}"
+    )
+
+
+def _job_plan(
+    body: dict[str, Any], machine: RowMapping, run_id: str, start: datetime, end: datetime
+) -> patching.JobPlan:
+    """The install job a window gives a machine: the configuration's installPatches, within
+    the window, stopping new packages at the reboot reserve."""
+    install = body["properties"].get("installPatches") or {}
+    os_type = (machine["facts"] or {}).get("osType") or "Linux"
+    parameters: dict[str, Any] = {
+        "maximumDuration": f"PT{int((end - start).total_seconds() // 60)}M",
+        "rebootSetting": install.get("rebootSetting", "IfRequired"),
+        "windowEnd": format_timestamp(end),
+    }
+    if os_type == "Windows":
+        parameters["windowsParameters"] = dict(install.get("windowsParameters") or {})
+    else:
+        linux = dict(install.get("linuxParameters") or {})
+        parameters["linuxParameters"] = {**linux, "maintenanceRunId": run_id}
+    reserve = REBOOT_RESERVE.get(os_type, REBOOT_RESERVE["Linux"])
+    return patching.JobPlan(machine["key"], parameters, dispatch_by=end - reserve)
+
+
+# --- which machines a window patches -------------------------------------------------
+
+
+def assigned_machines(connection: Connection, configuration_key: str) -> list[RowMapping]:
+    """Every machine the configuration's assignments cover now, each once: machines
+    assigned directly, and those a dynamic scope's filter matches at this moment."""
+    assignments = (
+        connection.execute(
+            select(configuration_assignments).where(
+                configuration_assignments.c.configuration_key == configuration_key
+            )
+        )
+        .mappings()
+        .all()
+    )
+    found: dict[str, RowMapping] = {}
+    direct = [a["target_key"] for a in assignments if _is_machine_assignment(a)]
+    if direct:
+        for machine in connection.execute(
+            select(machines).where(machines.c.key.in_(direct))
+        ).mappings():
+            found[machine["key"]] = machine
+    for assignment in assignments:
+        if not _is_machine_assignment(assignment):
+            for machine in _dynamic_scope(connection, assignment):
+                found.setdefault(machine["key"], machine)
+    return sorted(found.values(), key=lambda machine: machine["key"])
+
+
+def _is_machine_assignment(assignment: RowMapping) -> bool:
+    """Assignments on a machine name it; dynamic ones sit on a subscription or a group."""
+    target = assignment["target_key"]
+    return assignment["group_key"] is not None and target != assignment["group_key"]
+
+
+def _dynamic_scope(connection: Connection, assignment: RowMapping) -> list[RowMapping]:
+    query = select(machines).where(machines.c.subscription_id == assignment["subscription_id"])
+    if assignment["group_key"] is not None:
+        query = query.where(machines.c.group_key == assignment["group_key"])
+    rules = (assignment["body"].get("properties") or {}).get("filter") or {}
+    groups = {group.lower() for group in rules.get("resourceGroups") or []}
+    if groups:
+        subscription = f"/subscriptions/{assignment['subscription_id']}/resourcegroups/"
+        query = query.where(machines.c.group_key.in_([subscription + group for group in groups]))
+    candidates = connection.execute(query).mappings().all()
+    return [machine for machine in candidates if matches_filter(machine, rules)]
+
+
+def matches_filter(machine: RowMapping | dict[str, Any], rules: dict[str, Any]) -> bool:
+    """Whether a machine passes a dynamic scope's filter (resource groups aside: those
+    narrow the query). Lists are any-of; tags follow ``filterOperator`` (All by default)."""
+    types = {value.lower() for value in rules.get("resourceTypes") or []}
+    if types and machine["type"].lower() not in types:
+        return False
+    os_types = {value.lower() for value in rules.get("osTypes") or []}
+    if os_types and str((machine["facts"] or {}).get("osType", "")).lower() not in os_types:
+        return False
+    locations = {_location(value) for value in rules.get("locations") or []}
+    if locations and _location(machine["body"].get("location", "")) not in locations:
+        return False
+    return _tags_match(machine["body"].get("tags") or {}, rules.get("tagSettings") or {})
+
+
+def _location(value: str) -> str:
+    """ARM compares locations by name without case or spaces ("East US" is eastus)."""
+    return value.replace(" ", "").lower()
+
+
+def _tags_match(tags: dict[str, str], settings: dict[str, Any]) -> bool:
+    wanted: dict[str, list[str]] = settings.get("tags") or {}
+    if not wanted:
+        return True
+    have = {name.lower(): value for name, value in tags.items()}
+    hits = [
+        name.lower() in have and (not values or have[name.lower()] in values)
+        for name, values in wanted.items()
+    ]
+    if str(settings.get("filterOperator", "All")).lower() == "any":
+        return any(hits)
+    return all(hits)
