@@ -24,6 +24,7 @@ from upkeep.orchestrator.loop import Orchestrator
 from upkeep.patching import service as patching
 from upkeep.patching import views as patching_views
 from upkeep.resources import views as resources_views
+from upkeep.runs import views as runs_views
 
 
 @dataclass
@@ -44,6 +45,7 @@ def build_arm_router(parts: Parts, agents: AgentViews) -> ArmRouter:
     arm = ArmRouter(authenticator)
     resources_views.add_routes(arm, resources_views.ResourceViews(store, clock))
     maintenance_views.add_routes(arm, maintenance_views.MaintenanceViews(store, clock))
+    runs_views.add_routes(arm, runs_views.RunViews(store, clock))
     auth_views.add_routes(arm, auth_views.TokenViews(store, clock, authenticator))
     machines_views.add_routes(
         arm,

@@ -225,6 +225,9 @@ maintenance_runs = Table(
     "maintenance_runs",
     metadata,
     Column("id", String(36), primary_key=True),
+    # the applyUpdates name: the window's UTC start as yyyyMMddHHmmss, or a GUID for a run
+    # started by hand ("apply updates now")
+    Column("name", String(64), nullable=False),
     # kept after the configuration is deleted: the history outlives it
     Column("configuration_key", String(512), nullable=False),
     Column("configuration_id", String(512), nullable=False),

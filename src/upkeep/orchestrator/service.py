@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import RowMapping
 
+from upkeep.arm.errors import ArmError
 from upkeep.arm.timestamps import format_timestamp
-from upkeep.db.tables import configuration_assignments, machines, maintenance_configurations
+from upkeep.db.tables import (
+    configuration_assignments,
+    machines,
+    maintenance_configurations,
+    resource_groups,
+)
 from upkeep.db.tables import maintenance_runs as runs
-from upkeep.maintenance.service import next_window_start, schedule_of
+from upkeep.maintenance.service import configuration_id, next_window_start, schedule_of
 from upkeep.patching import service as patching
 
 STARTED, MISSED = "Started", "Missed"
@@ -40,6 +46,12 @@ class Handled:
     window_start: datetime
     state: str
     machine_keys: list[str]
+
+
+#: Configuration rows with their group's name as its owner spelled it.
+_CONFIGURATIONS = select(
+    maintenance_configurations, resource_groups.c.name.label("group_name")
+).join(resource_groups, resource_groups.c.key == maintenance_configurations.c.group_key)
 
 
 def due(connection: Connection, now: datetime, limit: int = 100) -> list[str]:
@@ -61,7 +73,7 @@ def handle_window(
     the next window; None when it is no longer due (deleted, changed, or handled)."""
     row = (
         connection.execute(
-            select(maintenance_configurations).where(
+            _CONFIGURATIONS.where(
                 maintenance_configurations.c.key == key,
                 maintenance_configurations.c.next_window_at <= now,
             )
@@ -89,13 +101,40 @@ def handle_window(
             f" until less than the reboot reserve was left before its end"
             f" ({format_timestamp(end)}); the window was not run."
         )
-        _insert_run(connection, run_id, row, start, end, now, MISSED, reason)
+        _insert_run(connection, run_id, run_name(start), row, start, end, now, MISSED, reason)
         return Handled(run_id, start, MISSED, [])
-    _insert_run(connection, run_id, row, start, end, now, STARTED, None)
+    _insert_run(connection, run_id, run_name(start), row, start, end, now, STARTED, None)
     targets = assigned_machines(connection, key)
-    plans = [_job_plan(row["body"], machine, run_id, start, end) for machine in targets]
+    run = correlation_id(configuration_id_of(row), run_name(start))
+    plans = [job_plan(row["body"], machine, run, start, end) for machine in targets]
     patching.queue_run(connection, run_id, plans, now)
     return Handled(run_id, start, STARTED, [plan.machine_key for plan in plans])
+
+
+def start_now(connection: Connection, machine: RowMapping, now: datetime) -> str:
+    """Apply a machine's maintenance now ("apply updates"): a run of its first assigned
+    configuration, named by a new GUID, as long as one of that configuration's windows.
+    Returns the run's name; 400 when no configuration is assigned to the machine."""
+    keys = configurations_of(connection, machine)
+    if not keys:
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"No maintenance configuration is assigned to '{machine['name']}': there is no"
+            " maintenance to apply.",
+            target="resourceId",
+        )
+    row = (
+        connection.execute(_CONFIGURATIONS.where(maintenance_configurations.c.key == keys[0]))
+        .mappings()
+        .one()
+    )
+    end = now + schedule_of(row["body"]).duration
+    run_id, name = str(uuid.uuid4()), str(uuid.uuid4())
+    _insert_run(connection, run_id, name, row, now, end, now, STARTED, None)
+    run = correlation_id(configuration_id_of(row), name)
+    patching.queue_run(connection, run_id, [job_plan(row["body"], machine, run, now, end)], now)
+    return name
 
 
 def _already_handled(connection: Connection, key: str, start: datetime) -> bool:
@@ -108,6 +147,7 @@ def _already_handled(connection: Connection, key: str, start: datetime) -> bool:
 def _insert_run(
     connection: Connection,
     run_id: str,
+    name: str,
     configuration: RowMapping,
     start: datetime,
     end: datetime,
@@ -118,6 +158,7 @@ def _insert_run(
     connection.execute(
         insert(runs).values(
             id=run_id,
+            name=name,
             configuration_key=configuration["key"],
             configuration_id=configuration_id_of(configuration),
             subscription_id=configuration["subscription_id"],
@@ -130,17 +171,26 @@ def _insert_run(
     )
 
 
+def run_name(start: datetime) -> str:
+    """A window's run is named by its UTC start, as Azure names it: ``20261126090000``."""
+    return start.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def correlation_id(configuration_id: str, name: str) -> str:
+    """The run's id, shared by every machine's record of it (``maintenanceRunId``)."""
+    return f"{configuration_id}/providers/Microsoft.Maintenance/applyUpdates/{name}"
+
+
 def configuration_id_of(configuration: RowMapping) -> str:
-    """The configuration's id as its owner spelled it (the key is lowercase)."""
-    group = configuration["group_key"].rsplit("/", 1)[-1]
-    return (
-        f"/subscriptions/{configuration['subscription_id']}/resourceGroups/{group}"
-        f"/providers/Microsoft.Maintenance/maintenanceConfigurations/{configuration['name']}"
+    """The configuration's id as its owner spelled it (the key is lowercase), from its row
+    with its group's ``group_name``."""
+    return configuration_id(
+        configuration["subscription_id"], configuration["group_name"], configuration["name"]
     )
 
 
-def _job_plan(
-    body: dict[str, Any], machine: RowMapping, run_id: str, start: datetime, end: datetime
+def job_plan(
+    body: dict[str, Any], machine: RowMapping, run: str, start: datetime, end: datetime
 ) -> patching.JobPlan:
     """The install job a window gives a machine: the configuration's installPatches, within
     the window, stopping new packages at the reboot reserve."""
@@ -155,7 +205,7 @@ def _job_plan(
         parameters["windowsParameters"] = dict(install.get("windowsParameters") or {})
     else:
         linux = dict(install.get("linuxParameters") or {})
-        parameters["linuxParameters"] = {**linux, "maintenanceRunId": run_id}
+        parameters["linuxParameters"] = {**linux, "maintenanceRunId": run}
     reserve = REBOOT_RESERVE.get(os_type, REBOOT_RESERVE["Linux"])
     return patching.JobPlan(machine["key"], parameters, dispatch_by=end - reserve)
 
@@ -189,6 +239,34 @@ def assigned_machines(connection: Connection, configuration_key: str) -> list[Ro
     return sorted(found.values(), key=lambda machine: machine["key"])
 
 
+def configurations_of(connection: Connection, machine: RowMapping) -> list[str]:
+    """Keys of the configurations assigned to a machine, directly or by a dynamic scope
+    that matches it now, in key order."""
+    assignments = connection.execute(
+        select(configuration_assignments).where(
+            configuration_assignments.c.subscription_id == machine["subscription_id"]
+        )
+    ).mappings()
+    found = set()
+    for assignment in assignments:
+        if _is_machine_assignment(assignment):
+            if assignment["target_key"] == machine["key"]:
+                found.add(assignment["configuration_key"])
+        elif _in_dynamic_scope(machine, assignment):
+            found.add(assignment["configuration_key"])
+    return sorted(found)
+
+
+def _in_dynamic_scope(machine: RowMapping, assignment: RowMapping) -> bool:
+    if assignment["group_key"] not in (None, machine["group_key"]):
+        return False
+    rules = (assignment["body"].get("properties") or {}).get("filter") or {}
+    groups = {group.lower() for group in rules.get("resourceGroups") or []}
+    if groups and machine["group_key"].rsplit("/", 1)[-1] not in groups:
+        return False
+    return matches_filter(machine, rules)
+
+
 def _is_machine_assignment(assignment: RowMapping) -> bool:
     """Assignments on a machine name it; dynamic ones sit on a subscription or a group."""
     target = assignment["target_key"]
@@ -199,13 +277,8 @@ def _dynamic_scope(connection: Connection, assignment: RowMapping) -> list[RowMa
     query = select(machines).where(machines.c.subscription_id == assignment["subscription_id"])
     if assignment["group_key"] is not None:
         query = query.where(machines.c.group_key == assignment["group_key"])
-    rules = (assignment["body"].get("properties") or {}).get("filter") or {}
-    groups = {group.lower() for group in rules.get("resourceGroups") or []}
-    if groups:
-        subscription = f"/subscriptions/{assignment['subscription_id']}/resourcegroups/"
-        query = query.where(machines.c.group_key.in_([subscription + group for group in groups]))
     candidates = connection.execute(query).mappings().all()
-    return [machine for machine in candidates if matches_filter(machine, rules)]
+    return [machine for machine in candidates if _in_dynamic_scope(machine, assignment)]
 
 
 def matches_filter(machine: RowMapping | dict[str, Any], rules: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ def upgrade() -> None:
     op.create_table(
         "maintenance_runs",
         sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("configuration_key", sa.String(length=512), nullable=False),
         sa.Column("configuration_id", sa.String(length=512), nullable=False),
         sa.Column("subscription_id", sa.String(length=36), nullable=False),

@@ -1,0 +1,1 @@
+"""Maintenance runs: applyUpdates records, cancelling a window, applying updates now."""
