@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from tests.helpers import (
     machine_id,
     seed,
 )
+from upkeep.arm.errors import ArmError
+from upkeep.maintenance.service import check_room_to_install
 
 
 def window(**changes: str) -> dict[str, Any]:
@@ -128,6 +131,32 @@ CONFIGURATION_CASES: list[tuple[str, Any, str, str]] = [
         ),
         "InvalidMaintenanceWindow",
         "properties.maintenanceWindow.recurEvery",
+    ),
+    (
+        "expiration before the next window",
+        window(expirationDateTime="2026-11-26 14:40"),  # now is 14:30 IST; next is tomorrow
+        "InvalidMaintenanceWindow",
+        "properties.maintenanceWindow.expirationDateTime",
+    ),
+    (
+        "no day31 left before expiry",
+        window(
+            startDateTime="2026-10-31 01:18",
+            recurEvery="Month day31",
+            expirationDateTime="2026-12-20 00:00",
+        ),
+        "InvalidMaintenanceWindow",
+        "properties.maintenanceWindow.expirationDateTime",
+    ),
+    (
+        "no last Sunday left before expiry",
+        window(
+            startDateTime="2026-10-25 01:18",
+            recurEvery="Month Last Sunday",
+            expirationDateTime="2026-11-28 23:00",
+        ),
+        "InvalidMaintenanceWindow",
+        "properties.maintenanceWindow.expirationDateTime",
     ),
     (
         "reboot setting Upkeep cannot act on",
@@ -311,6 +340,80 @@ def test_bad_patch_is_refused_and_changes_nothing(
         "InvalidMaintenanceWindow",
         "properties.maintenanceWindow.duration",
     )
+
+
+def test_patch_that_leaves_no_window_is_refused_and_changes_nothing(
+    api: TestClient, subscription_id: str, existing: dict[str, str]
+) -> None:
+    path = f"{existing['configuration']}?{MAINTENANCE}"
+    patch = {"properties": {"maintenanceWindow": {"expirationDateTime": "2026-11-26 23:59"}}}
+    expect_rejected(
+        api,
+        subscription_id,
+        lambda: api.patch(path, json=patch),
+        "InvalidMaintenanceWindow",
+        "properties.maintenanceWindow.expirationDateTime",
+    )
+
+
+def test_expiring_at_the_next_window_start_is_accepted(
+    api: TestClient, subscription_id: str, existing: dict[str, str]
+) -> None:
+    path = f"{existing['configuration']}?{MAINTENANCE}"
+    body = window(expirationDateTime="2026-11-27 01:18")
+    assert api.put(path, json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "setting", ["IfRequired", "Always", "AlwaysReboot", "Never", "NeverReboot"]
+)
+def test_shortest_window_leaves_room_for_every_reboot_setting(
+    api: TestClient, subscription_id: str, existing: dict[str, str], setting: str
+) -> None:
+    """Azure's own example: 01:30 with IfRequired; 1 h 15 min remain after the reserve."""
+    path = f"{existing['configuration']}?{MAINTENANCE}"
+    body = seed(maintenanceWindow={"duration": "01:30"}, installPatches={"rebootSetting": setting})
+    assert api.put(path, json=body).status_code == 200
+    patch = {"properties": {"installPatches": {"rebootSetting": setting}}}
+    assert api.patch(path, json=patch).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("duration", "setting", "left", "reserve"),
+    [
+        (timedelta(minutes=29), "IfRequired", 14, 15),
+        (timedelta(minutes=20), "AlwaysReboot", 5, 15),
+        (timedelta(minutes=10), "Always", 0, 15),
+        (timedelta(minutes=14), "NeverReboot", 14, 0),
+    ],
+)
+def test_window_without_room_to_install_after_the_reboot_reserve_is_refused(
+    duration: timedelta, setting: str, left: int, reserve: int
+) -> None:
+    """Below Azure's 01:30 floor, so only reachable by calling the rule itself."""
+    with pytest.raises(ArmError) as refused:
+        check_room_to_install(duration, setting)
+    error = refused.value
+    assert (error.status, error.code) == (400, "InvalidMaintenanceWindow")
+    assert error.target == "properties.maintenanceWindow.duration"
+    minutes = int(duration.total_seconds()) // 60
+    for part in (
+        f"'00:{minutes:02d}'",
+        f"leaves {left} minutes",
+        f"{reserve} minute reboot reserve",
+        f"rebootSetting '{setting}'",
+    ):
+        assert part in error.message, error.message
+
+
+@pytest.mark.parametrize(
+    ("duration", "setting"),
+    [(timedelta(minutes=30), "IfRequired"), (timedelta(minutes=15), "Never")],
+)
+def test_window_with_one_update_after_the_reboot_reserve_is_enough(
+    duration: timedelta, setting: str
+) -> None:
+    check_room_to_install(duration, setting)
 
 
 @pytest.mark.parametrize(

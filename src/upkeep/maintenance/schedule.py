@@ -37,6 +37,11 @@ SHORTEST_WINDOW = timedelta(hours=1, minutes=30)
 LONGEST_WINDOW = timedelta(hours=3, minutes=55)
 #: Used when a configuration gives no duration (Azure: "a default based on the scope").
 DEFAULT_WINDOW = LONGEST_WINDOW
+#: Time a machine keeps at the end of a window for its reboot, unless the reboot setting is
+#: Never: no update starts that would run into it (Azure's figures).
+REBOOT_RESERVE = {"Linux": timedelta(minutes=15), "Windows": timedelta(minutes=10)}
+#: The expected time of one update: a Windows update, or a Linux batch of three packages.
+UPDATE_TIME = timedelta(minutes=15)
 SHORTEST_HOURLY_RECURRENCE = 6
 LONGEST_INTERVAL = 999
 

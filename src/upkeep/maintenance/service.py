@@ -1,7 +1,8 @@
 """Maintenance configurations and configuration assignments in the store.
 
-The rules that need more than one field or the store live here: a window must parse and
-must not have expired, an assignment must point at a configuration that exists and that
+The rules that need more than one field or the store live here: a window must parse,
+must leave time to install after its reboot reserve, and must still have a window to come
+before it expires; an assignment must point at a configuration that exists and that
 the caller may read, a resource group or machine is named as the store spells it.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -26,8 +27,16 @@ from upkeep.db.tables import (
     resource_groups,
 )
 from upkeep.maintenance.models import AssignmentIn, ConfigurationIn, stored_body
-from upkeep.maintenance.schedule import Schedule, ScheduleError, next_occurrences, parse_schedule
+from upkeep.maintenance.schedule import (
+    REBOOT_RESERVE,
+    UPDATE_TIME,
+    Schedule,
+    ScheduleError,
+    next_occurrences,
+    parse_schedule,
+)
 from upkeep.resources.service import Located, locate
+from upkeep_agent.selection import REBOOT_SETTINGS
 
 CONFIGURATION_TYPE = "Microsoft.Maintenance/maintenanceConfigurations"
 ASSIGNMENT_TYPE = "Microsoft.Maintenance/configurationAssignments"
@@ -61,13 +70,50 @@ def check_configuration(body: dict[str, Any], now: datetime) -> Schedule:
         schedule = parse_schedule(window)
     except ScheduleError as error:
         raise invalid_window(error.field, error.message) from None
+    reboot_setting = body["properties"].get("installPatches", {}).get("rebootSetting")
+    check_room_to_install(schedule.duration, reboot_setting or "IfRequired")
     if schedule.expires_before(now):
         raise invalid_window(
             "expirationDateTime",
             f"'{window['expirationDateTime']}' ({window['timeZone']}) is in the past; an"
             " expiration must be in the future",
         )
+    if not next_occurrences(schedule, now, 1):
+        raise invalid_window(
+            "expirationDateTime",
+            f"'{window['recurEvery']}' has no window left that starts before the expiration"
+            f" '{window['expirationDateTime']}' ({window['timeZone']}); the configuration"
+            " would never run again",
+        )
     return schedule
+
+
+def check_room_to_install(duration: timedelta, reboot_setting: str) -> None:
+    """A window must leave time to install an update after its reboot reserve.
+
+    A machine keeps the end of its window for the reboot (15 minutes on Linux, 10 on
+    Windows; nothing when the reboot setting is Never) and starts no update that would run
+    into it. A configuration may be assigned machines of either OS, so the longer reserve
+    counts. What is left must hold one update (15 minutes), or no run could install
+    anything. Azure's shortest window, 1 h 30 min (enforced when the duration is parsed),
+    leaves 1 h 15 min after the longest reserve, so no duration accepted today breaks this
+    rule; it keeps the reserve honoured should that floor ever be lowered.
+    """
+    rebooting = REBOOT_SETTINGS[reboot_setting.lower()] != "Never"
+    reserve = max(REBOOT_RESERVE.values()) if rebooting else timedelta(0)
+    left = max(duration - reserve, timedelta(0))
+    if left >= UPDATE_TIME:
+        return
+    minute = timedelta(minutes=1)
+    hours, minutes = divmod(duration // minute, 60)
+    raise invalid_window(
+        "duration",
+        f"'{hours:02d}:{minutes:02d}' leaves {left // minute} minutes to install after the"
+        f" {reserve // minute} minute reboot reserve of rebootSetting '{reboot_setting}'"
+        f" (Linux {REBOOT_RESERVE['Linux'] // minute}, Windows"
+        f" {REBOOT_RESERVE['Windows'] // minute} minutes; none for Never); one update needs"
+        f" {UPDATE_TIME // minute} minutes",
+    )
 
 
 def invalid_window(field: str, message: str) -> ArmError:
