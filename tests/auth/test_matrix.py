@@ -28,6 +28,7 @@ PARAMETERS = {
     "resourceParentType": "virtualMachineScaleSets",
     "resourceParentName": "set",
     "configurationAssignmentName": "assignment",
+    "applyUpdateName": "20261126090000",
     "tokenId": "00000000-0000-0000-0000-000000000000",
     "vmName": "vm",
     "machineName": "arc",

@@ -202,7 +202,8 @@ jobs = Table(
         nullable=False,
     ),
     Column("kind", String(16), nullable=False),  # assess | install
-    Column("state", String(16), nullable=False),  # Queued | Running | Succeeded | Failed
+    # Held (waiting for its turn in a rollout) | Queued | Running | Succeeded | Failed
+    Column("state", String(16), nullable=False),
     Column("parameters", Document, nullable=False),
     Column("started_by", String(16), nullable=False),  # User | Platform
     Column("created_at", UtcDateTime, nullable=False),
@@ -236,6 +237,7 @@ maintenance_runs = Table(
     Column("window_end", UtcDateTime, nullable=False),
     Column("state", String(16), nullable=False),  # Started | Missed | Cancelled
     Column("reason", Text),
+    Column("rollout", Document),  # maxConcurrency / maxErrors, as the run began
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("configuration_key", "window_start"),
 )

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from upkeep.arm.ids import MACHINE_TYPES
+from upkeep.maintenance.rollout import MAX_CONCURRENCY, MAX_ERRORS, check_amount
 from upkeep_agent.selection import (
     LINUX_CLASSIFICATIONS,
     REBOOT_SETTINGS,
@@ -133,14 +134,20 @@ class InstallPatchesIn(WireModel):
 
 
 def _extension_properties(value: dict[str, str]) -> dict[str, str]:
+    """The patch mode (Azure's), and the rollout settings (Upkeep's, see ``rollout``)."""
+    known = {"inguestpatchmode", MAX_CONCURRENCY.lower(), MAX_ERRORS.lower()}
     for key, setting in value.items():
-        if key.lower() != "inguestpatchmode":
+        if key.lower() not in known:
             raise ValueError(
-                f"'{key}' is not an extension property Upkeep knows (InGuestPatchMode)"
+                f"'{key}' is not an extension property Upkeep knows (InGuestPatchMode,"
+                f" {MAX_CONCURRENCY}, {MAX_ERRORS})"
             )
-        if setting.lower() not in IN_GUEST_PATCH_MODES:
-            raise ValueError(f"InGuestPatchMode '{setting}' must be User or Platform")
-    if not value:
+        if key.lower() == "inguestpatchmode":
+            if setting.lower() not in IN_GUEST_PATCH_MODES:
+                raise ValueError(f"InGuestPatchMode '{setting}' must be User or Platform")
+        else:
+            check_amount(MAX_CONCURRENCY if "concurrency" in key.lower() else MAX_ERRORS, setting)
+    if not any(key.lower() == "inguestpatchmode" for key in value):
         raise ValueError('must contain the patch mode: {"InGuestPatchMode": "User"}')
     return value
 

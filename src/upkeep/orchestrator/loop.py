@@ -62,6 +62,7 @@ class Orchestrator:
                 if outcome is not None:
                     handled.append(outcome)
                     self._announce(key, outcome)
+        self.board.notify(await self.store.write(windows.advance_rollouts, now))
         return handled
 
     def _announce(self, key: str, outcome: windows.Handled) -> None:

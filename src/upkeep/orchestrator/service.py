@@ -23,19 +23,18 @@ from upkeep.arm.errors import ArmError
 from upkeep.arm.timestamps import format_timestamp
 from upkeep.db.tables import (
     configuration_assignments,
+    jobs,
     machines,
     maintenance_configurations,
     resource_groups,
 )
 from upkeep.db.tables import maintenance_runs as runs
+from upkeep.maintenance.rollout import Rollout
+from upkeep.maintenance.schedule import REBOOT_RESERVE
 from upkeep.maintenance.service import configuration_id, next_window_start, schedule_of
 from upkeep.patching import service as patching
 
 STARTED, MISSED = "Started", "Missed"
-
-#: Time kept at the end of a window for the reboot: no job starts later than this before
-#: the window ends (Azure's figures).
-REBOOT_RESERVE = {"Linux": timedelta(minutes=15), "Windows": timedelta(minutes=10)}
 
 
 @dataclass(frozen=True)
@@ -103,12 +102,13 @@ def handle_window(
         )
         _insert_run(connection, run_id, run_name(start), row, start, end, now, MISSED, reason)
         return Handled(run_id, start, MISSED, [])
-    _insert_run(connection, run_id, run_name(start), row, start, end, now, STARTED, None)
+    rollout = Rollout.of(row["body"]["properties"].get("extensionProperties"))
+    _insert_run(connection, run_id, run_name(start), row, start, end, now, STARTED, None, rollout)
     targets = assigned_machines(connection, key)
     run = correlation_id(configuration_id_of(row), run_name(start))
     plans = [job_plan(row["body"], machine, run, start, end) for machine in targets]
-    patching.queue_run(connection, run_id, plans, now)
-    return Handled(run_id, start, STARTED, [plan.machine_key for plan in plans])
+    queued = patching.queue_run(connection, run_id, plans, now, rollout.concurrency(len(plans)))
+    return Handled(run_id, start, STARTED, queued)
 
 
 def start_now(connection: Connection, machine: RowMapping, now: datetime) -> str:
@@ -133,7 +133,9 @@ def start_now(connection: Connection, machine: RowMapping, now: datetime) -> str
     run_id, name = str(uuid.uuid4()), str(uuid.uuid4())
     _insert_run(connection, run_id, name, row, now, end, now, STARTED, None)
     run = correlation_id(configuration_id_of(row), name)
-    patching.queue_run(connection, run_id, [job_plan(row["body"], machine, run, now, end)], now)
+    patching.queue_run(
+        connection, run_id, [job_plan(row["body"], machine, run, now, end)], now, at_once=1
+    )
     return name
 
 
@@ -154,9 +156,11 @@ def _insert_run(
     now: datetime,
     state: str,
     reason: str | None,
+    rollout: Rollout | None = None,
 ) -> None:
     connection.execute(
         insert(runs).values(
+            rollout=rollout.as_document() if rollout else None,
             id=run_id,
             name=name,
             configuration_key=configuration["key"],
@@ -313,3 +317,69 @@ def _tags_match(tags: dict[str, str], settings: dict[str, Any]) -> bool:
     if str(settings.get("filterOperator", "All")).lower() == "any":
         return any(hits)
     return all(hits)
+
+
+# --- rollouts ---------------------------------------------------------------------------
+
+
+def advance_rollouts(connection: Connection, now: datetime) -> list[str]:
+    """Give held machines of running runs their turn as others finish, within the run's
+    maxConcurrency; once failures exceed maxErrors, or the window's cutoff passes, the
+    held machines are recorded as not patched, with the reason. Returns the keys of the
+    machines whose job was queued."""
+    held_runs = connection.execute(
+        select(jobs.c.run_id).where(jobs.c.state == patching.HELD).distinct()
+    ).scalars()
+    released: list[str] = []
+    for run_id in held_runs.all():
+        run = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+        released += _advance(connection, run, now)
+    return released
+
+
+def _advance(connection: Connection, run: RowMapping, now: datetime) -> list[str]:
+    members = connection.execute(
+        select(jobs.c.id, jobs.c.machine_key, jobs.c.state, jobs.c.result, jobs.c.dispatch_by)
+        .where(jobs.c.run_id == run["id"])
+        .order_by(jobs.c.machine_key)
+    ).all()
+    held = [job for job in members if job.state == patching.HELD]
+    active = sum(job.state in patching.UNFINISHED for job in members)
+    failed = sum(_failed(job.state, job.result) for job in members)
+    rollout = Rollout.of(run["rollout"])
+    tolerated = rollout.tolerated_errors(len(members))
+    if tolerated is not None and failed > tolerated:
+        _not_patched(connection, held, now, "MaxErrorsExceeded",
+                     f"The run stopped starting machines: {failed} failed, more than its"
+                     f" maxErrors ({rollout.max_errors}) allows.")  # fmt: skip
+        return []
+    if held and now >= held[0].dispatch_by:
+        _not_patched(connection, held, now, "WindowEnded",
+                     "The window reached its cutoff before this machine's turn in the run"
+                     f" (maxConcurrency {rollout.max_concurrency}).")  # fmt: skip
+        return []
+    turn = held[: max(0, rollout.concurrency(len(members)) - active)]
+    if turn:
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id.in_([job.id for job in turn]), jobs.c.state == patching.HELD)
+            .values(state=patching.QUEUED, created_at=now)
+        )
+    return [job.machine_key for job in turn]
+
+
+def _failed(state: str, result: dict[str, Any] | None) -> bool:
+    """A machine counts as failed if its job failed or its installation did."""
+    if state == patching.FAILED:
+        return True
+    return state == patching.SUCCEEDED and (result or {}).get("status") == "Failed"
+
+
+def _not_patched(
+    connection: Connection, held: list[Any], now: datetime, code: str, why: str
+) -> None:
+    connection.execute(
+        update(jobs)
+        .where(jobs.c.id.in_([job.id for job in held]), jobs.c.state == patching.HELD)
+        .values(state=patching.FAILED, finished_at=now, error={"code": code, "message": why})
+    )

@@ -28,6 +28,8 @@ from upkeep.patching.models import parse_iso_duration
 
 ASSESS, INSTALL = "assess", "install"
 QUEUED, RUNNING, SUCCEEDED, FAILED = "Queued", "Running", "Succeeded", "Failed"
+#: a maintenance run's job waiting for its turn (the run's maxConcurrency); not handed out
+HELD = "Held"
 UNFINISHED = (QUEUED, RUNNING)
 
 
@@ -117,9 +119,13 @@ class JobPlan:
     dispatch_by: datetime
 
 
-def queue_run(connection: Connection, run_id: str, plans: list[JobPlan], now: datetime) -> None:
-    """Queue a maintenance run's install jobs in one statement. A machine busy with another
-    operation gets its job too: it is handed out when that one ends, if still in time."""
+def queue_run(
+    connection: Connection, run_id: str, plans: list[JobPlan], now: datetime, at_once: int
+) -> list[str]:
+    """Queue a maintenance run's install jobs in one statement: the first ``at_once`` for
+    their agents, the rest held for their turn. A machine busy with another operation gets
+    its job too: it is handed out when that one ends, if still in time. Returns the keys of
+    the machines whose job was queued."""
     if plans:
         connection.execute(
             insert(jobs),
@@ -134,10 +140,12 @@ def queue_run(connection: Connection, run_id: str, plans: list[JobPlan], now: da
                         plan.dispatch_by,
                     ),
                     "run_id": run_id,
+                    "state": QUEUED if index < at_once else HELD,
                 }
-                for plan in plans
+                for index, plan in enumerate(plans)
             ],
         )
+    return [plan.machine_key for plan in plans[:at_once]]
 
 
 def _new_job(

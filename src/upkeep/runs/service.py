@@ -37,7 +37,7 @@ def machine_status(run: RowMapping, job: RowMapping) -> str:
     """One machine's part of a run, in the spec's words. ``RetryLater``: it did not happen
     (the machine never picked its job up, stopped answering, or was cancelled), so the next
     window is its next chance."""
-    if job["state"] == patching.QUEUED:
+    if job["state"] in (patching.QUEUED, patching.HELD):
         return CANCELLED if run["state"] == CANCELLED else "Pending"
     if job["state"] == patching.RUNNING:
         return "InProgress"
@@ -273,7 +273,7 @@ def cancel_run(
         )
         connection.execute(
             update(jobs)
-            .where(jobs.c.run_id == run["id"], jobs.c.state == patching.QUEUED)
+            .where(jobs.c.run_id == run["id"], jobs.c.state.in_((patching.QUEUED, patching.HELD)))
             .values(
                 state=patching.FAILED,
                 finished_at=now,

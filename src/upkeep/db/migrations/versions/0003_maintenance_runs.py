@@ -6,6 +6,7 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0003"
 down_revision = "0002"
@@ -35,6 +36,11 @@ def upgrade() -> None:
         sa.Column("window_end", sa.DateTime(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column(
+            "rollout",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_maintenance_runs")),
         sa.UniqueConstraint(
