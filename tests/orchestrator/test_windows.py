@@ -216,3 +216,22 @@ def test_machines_busy_with_an_operation_get_their_window_job_after_it(
     first = fleet.job_of("web-1")
     assert first is not None
     assert first["kind"] == "assess"
+
+
+def test_the_schedule_names_the_machines_its_next_windows_would_patch(
+    fleet: Fleet, clock: SettableClock
+) -> None:
+    clock.now = utc("2026-11-26 08:00")
+    daily = fleet.configuration("daily", **BERLIN_DAILY)
+    web = fleet.machine("Web", "web-1")
+    tagged = fleet.machine("Db", "db-1", tags={"tier": "front"})
+    fleet.machine("Db", "db-2")
+    fleet.assign(web, "daily", daily)
+    dynamic = {"filter": {"tagSettings": {"tags": {"tier": ["front"]}}}}
+    fleet.assign(f"/subscriptions/{fleet.sub}", "front", daily, **dynamic)
+    windows = fleet.api.get(f"{daily}/schedule?{MAINTENANCE}&count=2").json()["value"]
+    assert [window["startDateTime"] for window in windows] == [
+        "2026-11-26T09:00:00.0000000Z",
+        "2026-11-27T09:00:00.0000000Z",
+    ]
+    assert windows[0]["machines"] == sorted([web, tagged], key=str.lower)

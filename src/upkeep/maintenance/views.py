@@ -14,6 +14,7 @@ from upkeep.db.store import Store
 from upkeep.maintenance import service
 from upkeep.maintenance.models import AssignmentIn, ConfigurationIn, stored_body
 from upkeep.maintenance.service import AssignmentScope
+from upkeep.orchestrator import service as windows
 
 #: The most windows one schedule request may ask for.
 MAX_WINDOWS = 500
@@ -90,13 +91,15 @@ class MaintenanceViews:
             raise invalid_parameter(
                 "count", f"'{count}' must be a whole number from 1 to {MAX_WINDOWS}"
             )
+        params = _configuration_params(call)
         found = await self.store.read(
-            service.upcoming_windows,
-            *_configuration_params(call),
-            after=self.clock(),
-            count=int(count),
+            service.upcoming_windows, *params, after=self.clock(), count=int(count)
         )
-        return json_response({"value": found})
+        # who each window would patch, as the assignments and dynamic scopes stand now
+        machines = await self.store.read(
+            windows.assigned_machine_ids, service.configuration_id(*params).lower()
+        )
+        return json_response({"value": [{**window, "machines": machines} for window in found]})
 
     async def list_assignments_of_configuration(self, call: ArmRequest) -> Response:
         found = await self.store.read(

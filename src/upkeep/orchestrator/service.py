@@ -243,6 +243,11 @@ def assigned_machines(connection: Connection, configuration_key: str) -> list[Ro
     return sorted(found.values(), key=lambda machine: machine["key"])
 
 
+def assigned_machine_ids(connection: Connection, configuration_key: str) -> list[str]:
+    """The ids of the machines a window of the configuration would patch if it began now."""
+    return [machine["id"] for machine in assigned_machines(connection, configuration_key)]
+
+
 def configurations_of(connection: Connection, machine: RowMapping) -> list[str]:
     """Keys of the configurations assigned to a machine, directly or by a dynamic scope
     that matches it now, in key order."""
