@@ -20,6 +20,7 @@ from upkeep.machines.agent import routes as agent_routes
 from upkeep.machines.presence import JobBoard, Presence
 from upkeep.maintenance import views as maintenance_views
 from upkeep.observability import Metrics, RequestObserver, health_endpoint
+from upkeep.orchestrator.assessments import AssessmentSchedule
 from upkeep.orchestrator.loop import Orchestrator
 from upkeep.patching import service as patching
 from upkeep.patching import views as patching_views
@@ -64,6 +65,7 @@ def create_app(
     timeouts: patching.Timeouts | None = None,
     intervals: Intervals | None = None,
     board: JobBoard | None = None,
+    assessments: AssessmentSchedule | None = None,
 ) -> ASGIApp:
     """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule. The
     server keeps ``board`` to release waiting agents when it stops."""
@@ -73,7 +75,12 @@ def create_app(
     intervals = intervals or Intervals()
     housekeeping = Housekeeping(store, clock, parts.board, parts.presence, intervals)
     orchestrator = Orchestrator(
-        store, clock, parts.board, parts.timeouts, tick=intervals.orchestrate
+        store,
+        clock,
+        parts.board,
+        parts.timeouts,
+        tick=intervals.orchestrate,
+        assessments=assessments,
     )
 
     @asynccontextmanager

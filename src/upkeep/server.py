@@ -28,6 +28,7 @@ from upkeep.db.store import Store
 from upkeep.files import write_private
 from upkeep.machines.presence import JobBoard
 from upkeep.observability import configure_logging
+from upkeep.orchestrator.assessments import AssessmentSchedule
 from upkeep.patching.service import Timeouts
 from upkeep.resources import service as resources
 from upkeep.tls import ensure_certificate
@@ -53,6 +54,8 @@ class ServerSettings:
     log_level: str = "info"
     #: How long a queued patch operation waits for its machine's agent to pick it up.
     dispatch_timeout: timedelta = timedelta(minutes=10)
+    #: How often machines with assessmentMode AutomaticByPlatform are assessed.
+    assessment_interval: timedelta = timedelta(hours=24)
 
     @property
     def store_url(self) -> str:
@@ -165,7 +168,10 @@ def serve(settings: ServerSettings) -> None:
     print(banner(settings, prepared, port), flush=True)
     board = JobBoard()
     app = create_app(
-        prepared.store, timeouts=Timeouts(dispatch=settings.dispatch_timeout), board=board
+        prepared.store,
+        timeouts=Timeouts(dispatch=settings.dispatch_timeout),
+        board=board,
+        assessments=AssessmentSchedule(every=settings.assessment_interval),
     )
     config = uvicorn.Config(
         app,

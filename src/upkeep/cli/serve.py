@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 
 from upkeep.cli.context import Context
@@ -35,6 +36,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="10m",
         help="how long a patch operation waits for its machine's agent (e.g. 10m, 1h)",
     )
+    parser.add_argument(
+        "--assessment-interval",
+        default="24h",
+        help="how often machines with assessmentMode AutomaticByPlatform are assessed",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,10 +48,8 @@ def run(context: Context) -> None:
     args = context.args
     if (args.tls_cert is None) != (args.tls_key is None):
         raise SystemExit("upkeep serve: --tls-cert and --tls-key go together")
-    try:
-        dispatch_timeout = parse_span(args.dispatch_timeout)
-    except ValueError as error:
-        raise SystemExit(f"upkeep serve: --dispatch-timeout: {error}") from None
+    dispatch_timeout = _span(args.dispatch_timeout, "--dispatch-timeout")
+    assessment_interval = _span(args.assessment_interval, "--assessment-interval")
     serve(
         ServerSettings(
             data_dir=args.data_dir,
@@ -57,5 +61,13 @@ def run(context: Context) -> None:
             tls_key=args.tls_key,
             log_level=args.log_level,
             dispatch_timeout=dispatch_timeout,
+            assessment_interval=assessment_interval,
         )
     )
+
+
+def _span(text: str, flag: str) -> timedelta:
+    try:
+        return parse_span(text)
+    except ValueError as error:
+        raise SystemExit(f"upkeep serve: {flag}: {error}") from None

@@ -188,6 +188,8 @@ machines = Table(
     Column("enrolled_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("system_data", Document, nullable=False),
+    # when the orchestrator next assesses it (assessmentMode AutomaticByPlatform); else none
+    Column("next_assessment_at", UtcDateTime, index=True),
 )
 
 #: One patch operation on one machine: what was asked, where it stands, what came of it.

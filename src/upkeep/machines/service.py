@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
-from upkeep.arm.errors import ArmError, conflict, not_found
+from upkeep.arm.errors import ArmError, conflict, invalid_parameter, not_found
 from upkeep.arm.ids import MACHINE_TYPES, ResourceId, scope_covers
 from upkeep.arm.systemdata import system_data
 from upkeep.arm.timestamps import format_timestamp
@@ -208,7 +208,7 @@ def enroll(
     credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
     body: dict[str, Any] = {"location": enrollment.location, "tags": enrollment.tags}
     if enrollment.patch_settings:
-        body["patchSettings"] = enrollment.patch_settings
+        body["patchSettings"] = check_patch_settings(enrollment.patch_settings, "patchSettings")
     connection.execute(
         insert(machines).values(
             key=machine.key,
@@ -224,6 +224,7 @@ def enroll(
             enrolled_at=now,
             last_seen_at=now,
             system_data=system_data(f"enrollment:{token.name}", now),
+            next_assessment_at=now if assessed_by_platform(body) else None,
         )
     )
     if token.uses_left is not None:
@@ -357,6 +358,105 @@ def delete_machine(
     delete_assignments_of(connection, machine.key)
     connection.execute(delete(machines).where(machines.c.key == machine.key))
     return resource
+
+
+AUTOMATIC_BY_PLATFORM = "AutomaticByPlatform"
+#: The patch settings Upkeep honours, and their values (Azure's spellings).
+PATCH_SETTINGS = {
+    "assessmentMode": ("ImageDefault", AUTOMATIC_BY_PLATFORM),
+    "patchMode": ("ImageDefault", AUTOMATIC_BY_PLATFORM, "AutomaticByOS", "Manual"),
+}
+
+
+def check_patch_settings(settings: Any, field: str) -> dict[str, str]:
+    """Patch settings in Azure's spelling; a 400 naming ``field`` for anything else."""
+    if not isinstance(settings, dict):
+        raise invalid_parameter(field, "patch settings must be an object")
+    checked = {}
+    for name, value in settings.items():
+        known = next((key for key in PATCH_SETTINGS if key.lower() == str(name).lower()), None)
+        if known is None:
+            raise invalid_parameter(
+                f"{field}.{name}", f"Upkeep knows the patch settings {', '.join(PATCH_SETTINGS)}"
+            )
+        allowed = PATCH_SETTINGS[known]
+        spelled = next((choice for choice in allowed if choice.lower() == str(value).lower()), None)
+        if spelled is None:
+            raise invalid_parameter(
+                f"{field}.{known}", f"'{value}' is not one of {', '.join(allowed)}"
+            )
+        checked[known] = spelled
+    return checked
+
+
+def assessed_by_platform(body: dict[str, Any]) -> bool:
+    """Whether the machine's patch settings ask for periodic assessment by the platform."""
+    mode = (body.get("patchSettings") or {}).get("assessmentMode", "")
+    return str(mode).lower() == AUTOMATIC_BY_PLATFORM.lower()
+
+
+def patch_machine(
+    connection: Connection, machine: ResourceId, changes: Any, *, by: str, now: datetime
+) -> dict[str, Any]:
+    """PATCH a machine: its tags, and the patch settings under
+    ``properties.osProfile.{linux|windows}Configuration.patchSettings``. A machine switched
+    to assessmentMode AutomaticByPlatform is assessed at the orchestrator's next round."""
+    row = require_machine(connection, machine)
+    if not isinstance(changes, dict):
+        raise invalid_parameter("body", "a machine PATCH is a JSON object")
+    body = dict(row["body"])
+    for name, value in changes.items():
+        if name.lower() == "tags":
+            if not isinstance(value, dict) or not all(
+                isinstance(item, str) for item in value.values()
+            ):
+                raise invalid_parameter("tags", "tags are an object of strings")
+            body["tags"] = value
+        elif name.lower() == "properties":
+            settings = _patch_settings_in(value)
+            body["patchSettings"] = {**body.get("patchSettings", {}), **settings}
+        else:
+            raise invalid_parameter(name, "Upkeep changes a machine's tags and patch settings only")
+    was_automatic = assessed_by_platform(row["body"])
+    next_assessment = row["next_assessment_at"]
+    if not assessed_by_platform(body):
+        next_assessment = None
+    elif not was_automatic:
+        next_assessment = now
+    connection.execute(
+        update(machines)
+        .where(machines.c.key == row["key"])
+        .values(
+            body=body,
+            next_assessment_at=next_assessment,
+            system_data=system_data(by, now, row["system_data"]),
+        )
+    )
+    return machine_resource(_require_row(connection, row["key"]), now)
+
+
+def _patch_settings_in(properties: Any) -> dict[str, str]:
+    """The patch settings in a PATCH's ``properties`` (nothing else there may change)."""
+    field = "properties"
+    if not isinstance(properties, dict):
+        raise invalid_parameter(field, "must be an object")
+    settings: dict[str, str] = {}
+    for name, value in properties.items():
+        if name.lower() != "osprofile" or not isinstance(value, dict):
+            raise invalid_parameter(
+                f"{field}.{name}", "only osProfile patch settings can be changed"
+            )
+        for os_name, configuration in value.items():
+            where = f"{field}.osProfile.{os_name}"
+            if os_name.lower() not in ("linuxconfiguration", "windowsconfiguration") or not (
+                isinstance(configuration, dict)
+            ):
+                raise invalid_parameter(where, "only the patch settings can be changed")
+            for key, patch_settings in configuration.items():
+                if key.lower() != "patchsettings":
+                    raise invalid_parameter(f"{where}.{key}", "only patchSettings can be changed")
+                settings.update(check_patch_settings(patch_settings, f"{where}.patchSettings"))
+    return settings
 
 
 def status_of(last_seen: datetime, now: datetime) -> str:

@@ -58,6 +58,16 @@ class MachineViews:
         resource = await self.store.read(service.get_machine, machine_from(call), self.clock())
         return json_response(resource)
 
+    async def patch(self, call: ArmRequest) -> Response:
+        resource = await self.store.write(
+            service.patch_machine,
+            machine_from(call),
+            await read_json(call.request),
+            by=call.caller.name,
+            now=self.clock(),
+        )
+        return json_response(resource)
+
     async def delete(self, call: ArmRequest) -> Response:
         deleted = await self.store.write(service.delete_machine, machine_from(call), self.clock())
         self.forget_credentials()  # its agent is locked out at once, not in a few seconds
@@ -186,5 +196,6 @@ def add_machine_routes(
         f"{GROUP}/providers/{machine_type}/{{{name}}}",
         family,
         get=Operation(views.get, read),
+        patch=Operation(views.patch, write),
         delete=Operation(views.delete, write),
     )

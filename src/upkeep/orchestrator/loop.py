@@ -1,6 +1,7 @@
 """The orchestrator's loop inside each server process: take the lease, then handle every
-window that is due. Only the lease holder handles windows; the others keep trying, so one
-of them leads within a lease period of the leader's death.
+window that is due, give rollouts their next machines, and queue periodic assessments.
+Only the lease holder does this; the others keep trying, so one of them leads within a
+lease period of the leader's death.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from upkeep.db.store import Store
 from upkeep.machines.presence import JobBoard
 from upkeep.orchestrator import lease
 from upkeep.orchestrator import service as windows
+from upkeep.orchestrator.assessments import AssessmentSchedule, queue_due_assessments
 from upkeep.patching import service as patching
 
 logger = logging.getLogger("upkeep.orchestrator")
@@ -34,6 +36,7 @@ class Orchestrator:
         *,
         tick: float = 1.0,
         lease_period: timedelta = timedelta(seconds=5),
+        assessments: AssessmentSchedule | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -41,6 +44,7 @@ class Orchestrator:
         self.timeouts = timeouts
         self.tick = tick
         self.lease_period = lease_period
+        self.assessments = assessments or AssessmentSchedule()
         self.holder = uuid.uuid4().hex  # this process, for as long as it runs
         self.leading = False
 
@@ -63,6 +67,9 @@ class Orchestrator:
                     handled.append(outcome)
                     self._announce(key, outcome)
         self.board.notify(await self.store.write(windows.advance_rollouts, now))
+        self.board.notify(
+            await self.store.write(queue_due_assessments, now, self.assessments, self.timeouts)
+        )
         return handled
 
     def _announce(self, key: str, outcome: windows.Handled) -> None:

@@ -1,4 +1,4 @@
-"""maintenance runs, the due-time index and leases
+"""maintenance runs, the due-time indexes and leases
 
 Revision ID: 0003
 Revises: 0002
@@ -23,6 +23,8 @@ def upgrade() -> None:
         "maintenance_configurations",
         ["next_window_at"],
     )
+    op.add_column("machines", sa.Column("next_assessment_at", sa.DateTime(), nullable=True))
+    op.create_index(op.f("ix_machines_next_assessment_at"), "machines", ["next_assessment_at"])
     op.add_column("jobs", sa.Column("run_id", sa.String(length=36), nullable=True))
     op.create_index(op.f("ix_jobs_run_id"), "jobs", ["run_id"])
     op.create_table(
@@ -65,6 +67,8 @@ def downgrade() -> None:
     op.drop_table("leases")
     op.drop_index(op.f("ix_maintenance_runs_subscription_id"), table_name="maintenance_runs")
     op.drop_table("maintenance_runs")
+    op.drop_index(op.f("ix_machines_next_assessment_at"), table_name="machines")
+    op.drop_column("machines", "next_assessment_at")
     op.drop_index(op.f("ix_jobs_run_id"), table_name="jobs")
     op.drop_column("jobs", "run_id")
     op.drop_index(
