@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +23,7 @@ from upkeep.maintenance import views as maintenance_views
 from upkeep.observability import Metrics, RequestObserver, health_endpoint
 from upkeep.orchestrator.assessments import AssessmentSchedule
 from upkeep.orchestrator.loop import Orchestrator
+from upkeep.orchestrator.retention import DEFAULT_RETENTION
 from upkeep.patching import service as patching
 from upkeep.patching import views as patching_views
 from upkeep.resources import views as resources_views
@@ -66,6 +68,7 @@ def create_app(
     intervals: Intervals | None = None,
     board: JobBoard | None = None,
     assessments: AssessmentSchedule | None = None,
+    retention: timedelta = DEFAULT_RETENTION,
 ) -> ASGIApp:
     """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule. The
     server keeps ``board`` to release waiting agents when it stops."""
@@ -81,6 +84,7 @@ def create_app(
         parts.timeouts,
         tick=intervals.orchestrate,
         assessments=assessments,
+        retention=retention,
     )
 
     @asynccontextmanager

@@ -29,6 +29,7 @@ from upkeep.files import write_private
 from upkeep.machines.presence import JobBoard
 from upkeep.observability import configure_logging
 from upkeep.orchestrator.assessments import AssessmentSchedule
+from upkeep.orchestrator.retention import DEFAULT_RETENTION
 from upkeep.patching.service import Timeouts
 from upkeep.resources import service as resources
 from upkeep.tls import ensure_certificate
@@ -56,6 +57,8 @@ class ServerSettings:
     dispatch_timeout: timedelta = timedelta(minutes=10)
     #: How often machines with assessmentMode AutomaticByPlatform are assessed.
     assessment_interval: timedelta = timedelta(hours=24)
+    #: How long finished operations and maintenance runs are kept.
+    history_retention: timedelta = DEFAULT_RETENTION
 
     @property
     def store_url(self) -> str:
@@ -172,6 +175,7 @@ def serve(settings: ServerSettings) -> None:
         timeouts=Timeouts(dispatch=settings.dispatch_timeout),
         board=board,
         assessments=AssessmentSchedule(every=settings.assessment_interval),
+        retention=settings.history_retention,
     )
     config = uvicorn.Config(
         app,

@@ -41,6 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="24h",
         help="how often machines with assessmentMode AutomaticByPlatform are assessed",
     )
+    parser.add_argument(
+        "--history-retention",
+        default="90d",
+        help="how long finished operations and maintenance runs are kept (Azure: 30d)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -50,6 +55,7 @@ def run(context: Context) -> None:
         raise SystemExit("upkeep serve: --tls-cert and --tls-key go together")
     dispatch_timeout = _span(args.dispatch_timeout, "--dispatch-timeout")
     assessment_interval = _span(args.assessment_interval, "--assessment-interval")
+    history_retention = _span(args.history_retention, "--history-retention")
     serve(
         ServerSettings(
             data_dir=args.data_dir,
@@ -62,6 +68,7 @@ def run(context: Context) -> None:
             log_level=args.log_level,
             dispatch_timeout=dispatch_timeout,
             assessment_interval=assessment_interval,
+            history_retention=history_retention,
         )
     )
 

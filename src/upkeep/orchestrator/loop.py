@@ -1,5 +1,6 @@
 """The orchestrator's loop inside each server process: take the lease, then handle every
-window that is due, give rollouts their next machines, and queue periodic assessments.
+window that is due, give rollouts their next machines, queue periodic assessments and
+prune old history.
 Only the lease holder does this; the others keep trying, so one of them leads within a
 lease period of the leader's death.
 """
@@ -11,7 +12,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from upkeep.clock import Clock
 from upkeep.db.store import Store
@@ -19,11 +20,13 @@ from upkeep.machines.presence import JobBoard
 from upkeep.orchestrator import lease
 from upkeep.orchestrator import service as windows
 from upkeep.orchestrator.assessments import AssessmentSchedule, queue_due_assessments
+from upkeep.orchestrator.retention import DEFAULT_RETENTION, prune
 from upkeep.patching import service as patching
 
 logger = logging.getLogger("upkeep.orchestrator")
 
 LEASE = "orchestrator"
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class Orchestrator:
@@ -37,6 +40,7 @@ class Orchestrator:
         tick: float = 1.0,
         lease_period: timedelta = timedelta(seconds=5),
         assessments: AssessmentSchedule | None = None,
+        retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -45,6 +49,8 @@ class Orchestrator:
         self.tick = tick
         self.lease_period = lease_period
         self.assessments = assessments or AssessmentSchedule()
+        self.retention = retention
+        self._pruned_at: datetime | None = None
         self.holder = uuid.uuid4().hex  # this process, for as long as it runs
         self.leading = False
 
@@ -70,7 +76,17 @@ class Orchestrator:
         self.board.notify(
             await self.store.write(queue_due_assessments, now, self.assessments, self.timeouts)
         )
+        await self._prune(now)
         return handled
+
+    async def _prune(self, now: datetime) -> None:
+        """Delete old history, at most once an hour."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        operations, runs = await self.store.write(prune, now, self.retention)
+        if operations or runs:
+            logger.info("history pruned", extra={"operations": operations, "runs": runs})
 
     def _announce(self, key: str, outcome: windows.Handled) -> None:
         self.board.notify(outcome.machine_keys)
