@@ -144,7 +144,9 @@ def test_show_schedule_prints_local_and_utc_times(cli: Cli) -> None:
         "2030-03-10T10:00:00.0000000Z",  # 02:30 does not exist that Sunday: 03:00 PDT
     ]
     table = cli(f"{show} -o table").splitlines()
-    assert table[0].split() == ["LocalStart", "LocalEnd", "StartDateTime", "EndDateTime"]
+    assert table[0].split() == [
+        "LocalStart", "LocalEnd", "StartDateTime", "EndDateTime", "MachineCount", "Machines"
+    ]  # fmt: skip
     assert table[2].startswith("2030-03-02 02:30 -08:00  2030-03-02 04:30 -08:00")
     assert table[5].startswith("2030-03-10 03:00 -07:00")
 

@@ -1,4 +1,5 @@
-"""``upkeep maintenance``: configurations and assignments, with ``az maintenance``'s flags.
+"""``upkeep maintenance``: configurations and assignments, with ``az maintenance``'s flags
+(runs and applyUpdates are in :mod:`upkeep.cli.runs`).
 
 Output is flattened the way az prints these resources (``properties`` and the maintenance
 window lifted to the top), so scripts written against az read it unchanged.
@@ -9,11 +10,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from upkeep.cli import runs
 from upkeep.cli.client import MAINTENANCE_API, RESOURCES_API
 from upkeep.cli.context import Context, add_yes
 from upkeep.cli.errors import CliError
 from upkeep.cli.output import flatten
 from upkeep.cli.shorthand import parse_list, parse_mapping, parse_object
+from upkeep.cli.targets import (
+    configuration_flags,
+    configuration_path,
+    machine_flags,
+    machine_path,
+    resource_name,
+)
 
 LINUX_KEYS = {
     "classifications-to-include": ("classificationsToInclude", list),
@@ -47,16 +56,26 @@ CONFIGURATION_COLUMNS = [
     "expirationDateTime",
 ]
 ASSIGNMENT_COLUMNS = ["name", "location", "maintenanceConfigurationId", "resourceId"]
-SCHEDULE_COLUMNS = ["localStart", "localEnd", "startDateTime", "endDateTime"]
+SCHEDULE_COLUMNS = [
+    "localStart",
+    "localEnd",
+    "startDateTime",
+    "endDateTime",
+    "machineCount",
+    "machines",
+]
+#: How many machine names a schedule table shows before it says how many more.
+SCHEDULE_NAMES = 3
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     maintenance = commands.add_parser(
-        "maintenance", help="maintenance configurations and assignments"
+        "maintenance", help="maintenance configurations, assignments and runs"
     )
     groups = maintenance.add_subparsers(dest="group", required=True, metavar="GROUP")
     _register_configurations(groups, common)
     _register_assignments(groups, common)
+    runs.register(groups, common)
 
 
 # --- configurations ------------------------------------------------------------------
@@ -75,12 +94,12 @@ def _register_configurations(
         ("update", do_update, "change some fields of a configuration"),
     ):
         parser = actions.add_parser(action, parents=[common], help=help_text)
-        _configuration_name(parser)
+        configuration_flags(parser)
         _configuration_fields(parser)
         parser.set_defaults(handler=handler)
 
     show = actions.add_parser("show", parents=[common], help="show a configuration")
-    _configuration_name(show)
+    configuration_flags(show)
     show.set_defaults(handler=do_show)
 
     listing = actions.add_parser("list", parents=[common], help="list configurations")
@@ -88,21 +107,16 @@ def _register_configurations(
     listing.set_defaults(handler=do_list)
 
     delete = actions.add_parser("delete", parents=[common], help="delete a configuration")
-    _configuration_name(delete)
+    configuration_flags(delete)
     add_yes(delete)
     delete.set_defaults(handler=do_delete)
 
     schedule = actions.add_parser(
         "show-schedule", parents=[common], help="the next windows, locally and in UTC"
     )
-    _configuration_name(schedule)
+    configuration_flags(schedule)
     schedule.add_argument("--count", type=int, default=10, help="how many windows (default 10)")
     schedule.set_defaults(handler=do_show_schedule)
-
-
-def _configuration_name(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--resource-group", "-g", required=True)
-    parser.add_argument("--resource-name", "--name", "-n", dest="name", required=True)
 
 
 def _configuration_fields(parser: argparse.ArgumentParser) -> None:
@@ -157,14 +171,6 @@ def _configuration_fields(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         help="key=value: classifications-to-include, kb-numbers-to-include/-exclude,"
         " exclude-kbs-requiring-reboot",
-    )
-
-
-def _configuration_path(context: Context) -> str:
-    args = context.args
-    return (
-        f"/subscriptions/{context.subscription}/resourcegroups/{args.resource_group}"
-        f"/providers/Microsoft.Maintenance/maintenanceConfigurations/{args.name}"
     )
 
 
@@ -223,7 +229,7 @@ def do_create(context: Context) -> None:
             RESOURCES_API,
         )
         body["location"] = group["location"]
-    result = context.client.call("PUT", _configuration_path(context), MAINTENANCE_API, body)
+    result = context.client.call("PUT", configuration_path(context), MAINTENANCE_API, body)
     _show_configuration(context, result)
 
 
@@ -232,12 +238,12 @@ def do_update(context: Context) -> None:
     body = _configuration_body(args)
     if not body:
         raise CliError("Nothing to update: give at least one field to change.", 2)
-    result = context.client.call("PATCH", _configuration_path(context), MAINTENANCE_API, body)
+    result = context.client.call("PATCH", configuration_path(context), MAINTENANCE_API, body)
     _show_configuration(context, result)
 
 
 def do_show(context: Context) -> None:
-    _show_configuration(context, context.client.get(_configuration_path(context), MAINTENANCE_API))
+    _show_configuration(context, context.client.get(configuration_path(context), MAINTENANCE_API))
 
 
 def do_list(context: Context) -> None:
@@ -255,13 +261,13 @@ def do_list(context: Context) -> None:
 
 def do_delete(context: Context) -> None:
     context.confirm("Are you sure you want to perform this operation?")
-    context.client.call("DELETE", _configuration_path(context), MAINTENANCE_API)
+    context.client.call("DELETE", configuration_path(context), MAINTENANCE_API)
 
 
 def do_show_schedule(context: Context) -> None:
     args = context.args
     found = context.client.get(
-        _configuration_path(context) + "/schedule", MAINTENANCE_API, count=str(args.count)
+        configuration_path(context) + "/schedule", MAINTENANCE_API, count=str(args.count)
     )["value"]
     if args.output == "table":
         found = [
@@ -269,10 +275,20 @@ def do_show_schedule(context: Context) -> None:
                 **window,
                 "localStart": _local(window["localStartDateTime"]),
                 "localEnd": _local(window["localEndDateTime"]),
+                "machineCount": len(window.get("machines", [])),
+                "machines": _names(window.get("machines", [])),
             }
             for window in found
         ]
     context.emit(found, SCHEDULE_COLUMNS)
+
+
+def _names(machine_ids: list[str]) -> str:
+    """``web-1, web-2, web-3 +2 more``: the first few machines of a window, by name."""
+    names = [resource_name(machine) for machine in machine_ids]
+    shown = ", ".join(names[:SCHEDULE_NAMES])
+    more = len(names) - SCHEDULE_NAMES
+    return f"{shown} +{more} more" if more > 0 else shown
 
 
 def _local(iso: str) -> str:
@@ -290,7 +306,7 @@ def _register_assignments(
     actions = assignment.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", parents=[common], help="assign a machine")
-    _machine(create)
+    machine_flags(create)
     _assignment_name(create)
     _assignment_fields(create, dynamic=False)
     create.set_defaults(handler=do_assign, scope="machine")
@@ -300,7 +316,7 @@ def _register_assignments(
         ("delete", do_delete_assignment, "remove a machine's assignment"),
     ):
         parser = actions.add_parser(action, parents=[common], help=help_text)
-        _machine(parser)
+        machine_flags(parser)
         _assignment_name(parser)
         if action == "delete":
             add_yes(parser)
@@ -309,7 +325,7 @@ def _register_assignments(
     listing = actions.add_parser(
         "list", parents=[common], help="assignments of a machine, or of a configuration"
     )
-    _machine(listing, required=False)
+    machine_flags(listing, required=False)
     listing.add_argument(
         "--maintenance-configuration-id",
         "--config-id",
@@ -350,15 +366,6 @@ def _register_assignments(
         delete.set_defaults(handler=do_delete_assignment, scope=scope)
 
 
-def _machine(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    parser.add_argument("--resource-group", "-g", required=required)
-    parser.add_argument("--resource-name", required=required, help="the machine's name")
-    parser.add_argument("--resource-type", required=required, help="virtualMachines or machines")
-    parser.add_argument(
-        "--provider-name", required=required, help="Microsoft.Compute or Microsoft.HybridCompute"
-    )
-
-
 def _assignment_name(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--configuration-assignment-name", "--name", "-n", dest="name", required=True
@@ -387,14 +394,12 @@ def _assignment_fields(parser: argparse.ArgumentParser, *, dynamic: bool) -> Non
 
 def _assignment_path(context: Context) -> str:
     args = context.args
-    base = f"/subscriptions/{context.subscription}"
     if args.scope == "machine":
-        base += (
-            f"/resourcegroups/{args.resource_group}/providers/{args.provider_name}"
-            f"/{args.resource_type}/{args.resource_name}"
-        )
-    elif args.scope == "group":
-        base += f"/resourcegroups/{args.resource_group}"
+        base = machine_path(context)
+    else:
+        base = f"/subscriptions/{context.subscription}"
+        if args.scope == "group":
+            base += f"/resourcegroups/{args.resource_group}"
     return f"{base}/providers/Microsoft.Maintenance/configurationAssignments/{args.name}"
 
 
@@ -474,11 +479,7 @@ def do_list_assignments(context: Context) -> None:
                 " --provider-name) or --maintenance-configuration-id.",
                 2,
             )
-        path = (
-            f"/subscriptions/{context.subscription}/resourcegroups/{args.resource_group}"
-            f"/providers/{args.provider_name}/{args.resource_type}/{args.resource_name}"
-            "/providers/Microsoft.Maintenance/configurationAssignments"
-        )
+        path = machine_path(context) + "/providers/Microsoft.Maintenance/configurationAssignments"
     found = context.client.get(path, MAINTENANCE_API)["value"]
     context.emit([flatten(item) for item in found], ASSIGNMENT_COLUMNS)
 

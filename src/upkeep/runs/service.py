@@ -328,3 +328,52 @@ def list_records_of_machine(connection: Connection, machine: ResourceId) -> list
         run, job = _split(found)
         records.append(machine_record(run, job, found["machine_id"]))
     return records
+
+
+# --- the machines of one run --------------------------------------------------------------
+
+
+def list_run_machines(
+    connection: Connection, subscription_id: str, group: str, configuration: str, name: str
+) -> list[dict[str, Any]]:
+    """Each machine's part of one run of a configuration, by machine name (an Upkeep
+    extension): its applyUpdates record, with what its install did under ``installation``."""
+    get_run_record(connection, subscription_id, group, configuration, name)  # 404s first
+    rows = connection.execute(
+        _PARTS.where(
+            maintenance_runs.c.configuration_key
+            == _configuration_key(subscription_id, group, configuration),
+            maintenance_runs.c.name == name,
+        ).order_by(machines.c.name)
+    )
+    records = []
+    for found in rows.mappings():
+        run, job = _split(found)
+        record = machine_record(run, job, found["machine_id"])
+        installation = _installation_summary(job)
+        if installation is not None:
+            record["properties"]["installation"] = installation
+        records.append(record)
+    return records
+
+
+def _installation_summary(job: dict[str, Any]) -> dict[str, Any] | None:
+    """A machine's install in a run, as counts and times (the fields of its
+    ``patchInstallationResults`` record a run overview needs); None until it started."""
+    if job["started_at"] is None:
+        return None
+    result = job["result"] or {}
+    counts = installation_counts(result.get("patches") or [])
+    finished = job["finished_at"]
+    return {
+        "installationActivityId": job["id"],
+        "rebootStatus": result.get("rebootStatus", "Unknown") if finished else None,
+        "maintenanceWindowExceeded": result.get("maintenanceWindowExceeded", False),
+        "installedPatchCount": counts["Installed"],
+        "failedPatchCount": counts["Failed"],
+        "pendingPatchCount": counts["Pending"],
+        "excludedPatchCount": counts["Excluded"],
+        "notSelectedPatchCount": counts["NotSelected"],
+        "startDateTime": format_timestamp(job["started_at"]),
+        "endDateTime": format_timestamp(finished) if finished else None,
+    }

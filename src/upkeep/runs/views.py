@@ -70,6 +70,23 @@ class RunViews:
         )
         return json_response({"value": found})
 
+    async def list_run_machines(self, call: ArmRequest) -> Response:
+        """``{configuration}/…/applyUpdates/{run}/machines`` (an Upkeep extension): each
+        machine's part of the run that the caller may read."""
+        if not _is_configuration(call):
+            raise ArmError(
+                404,
+                "InvalidResourceType",
+                "Only a maintenance configuration's runs list their machines.",
+            )
+        found = await self.store.read(
+            service.list_run_machines, *_configuration(call), call.params["applyUpdateName"]
+        )
+        visible = [
+            record for record in found if call.caller.can_read(record["properties"]["resourceId"])
+        ]
+        return json_response({"value": visible})
+
 
 def _is_configuration(call: ArmRequest) -> bool:
     kind = f"{call.params['providerName']}/{call.params['resourceType']}"
@@ -115,6 +132,11 @@ def add_routes(router: ArmRouter, views: RunViews) -> None:
         MAINTENANCE,
         get=Operation(views.get, read),
         put=Operation(views.put, write),
+    )
+    router.add(
+        RESOURCE + APPLY_UPDATES + "/{applyUpdateName}/machines",
+        MAINTENANCE,
+        get=Operation(views.list_run_machines, read),
     )
     router.add(
         RESOURCE + APPLY_UPDATES, MAINTENANCE, get=Operation(views.list_under_resource, read)
