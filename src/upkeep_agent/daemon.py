@@ -55,12 +55,15 @@ class Agent:
         path = "/agent/v1/jobs/next?wait={}".format(int(wait))
         return self.client.retrying(lambda: self.client.call("GET", path, timeout=wait + 15))
 
-    def progress(self, job_id: str, report: Dict[str, Any]) -> None:
-        """Progress is best effort: a lost report is replaced by the next one."""
+    def progress(self, job_id: str, report: Dict[str, Any]) -> bool:
+        """Report progress; False when the server asks to stop starting packages. Progress
+        is best effort: a lost report is replaced by the next one."""
         try:
-            self.client.call("POST", "/agent/v1/jobs/{}/progress".format(job_id), report)
+            answer = self.client.call("POST", "/agent/v1/jobs/{}/progress".format(job_id), report)
         except Exception as error:  # the job goes on; the final report is what counts
             logger.warning("progress report failed: %s", error)
+            return True
+        return not (answer or {}).get("stop")
 
     def report(
         self,

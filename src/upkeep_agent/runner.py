@@ -32,8 +32,9 @@ REBOOT_RESERVE = timedelta(minutes=15)
 MAX_ERRORS = 5
 
 Clock = Callable[[], datetime]
-#: Sends a progress report (a dict) for the job being run.
-Progress = Callable[[Dict[str, Any]], None]
+#: Sends a progress report (a dict) for the job being run; False when the server asks the
+#: agent to stop starting packages (the maintenance run was cancelled).
+Progress = Callable[[Dict[str, Any]], bool]
 
 
 def utc_now() -> datetime:
@@ -209,6 +210,22 @@ class Runner:
             if self.manager.installed_version(record["name"]) == record["version"]:
                 record["installationState"] = "Installed"  # an earlier update brought it
                 continue
+            going_on = progress(
+                {
+                    "phase": "installing",
+                    "percentComplete": int(100 * index / max(len(selected), 1)),
+                    "result": self._result(job, entry, records, "NotNeeded", None, final=False),
+                }
+            )
+            if not going_on:
+                entry["errors"].append(
+                    {
+                        "code": "OperationCancelled",
+                        "message": "The maintenance run was cancelled: no further package was"
+                        " started.",
+                    }
+                )
+                break
             if deadline - self.clock() < PACKAGE_TIME + reserve:
                 entry["exceeded"] = True
                 entry["errors"].append(
@@ -237,13 +254,6 @@ class Runner:
                 )
             entry["current"] = None
             self.state.write_journal(job["id"], entry)
-            progress(
-                {
-                    "phase": "installing",
-                    "percentComplete": int(100 * (index + 1) / max(len(selected), 1)),
-                    "result": self._result(job, entry, records, "NotNeeded", None, final=False),
-                }
-            )
         self._mark_brought_in(records)
         return self._finish(job, entry, setting, deadline, progress)
 

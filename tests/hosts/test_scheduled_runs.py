@@ -21,7 +21,7 @@ from azure.mgmt.maintenance.models import (
     TagSettingsProperties,
 )
 
-from tests.hosts.apt_repo import AptRepo, debian_with_old_versions
+from tests.hosts.apt_repo import AptRepo, DebPackage, debian_with_old_versions
 from tests.hosts.fleet import ARC, GROUP, Fleet
 from tests.hosts.host import DebianHost
 from tests.hosts.test_apt_machines import dpkg
@@ -149,4 +149,94 @@ def test_a_window_patches_the_assigned_and_matched_hosts_and_no_other(
     assert properties["maintenanceRunId"] == (
         f"{configuration.id}/providers/Microsoft.Maintenance/applyUpdates/{run}"
     )
+    client.close()
+
+
+def test_cancelling_a_run_stops_an_installing_host_from_starting_more_packages(
+    fleet: Fleet,
+    debian_host: Callable[..., DebianHost],
+    apt_repo: Callable[[], AptRepo],
+) -> None:
+    repo = apt_repo()
+    slow = [f"upkeep-slow{index}" for index in range(1, 5)]
+    for name in slow:
+        repo.add(DebPackage(name, "1.0"))
+    repo.publish()
+    host = debian_host("slow1")
+    host.set_sources(repo.source_lines())
+    host.run("apt-get", "update", "-q")
+    host.run("apt-get", "install", "-y", "-q", *slow)
+    for name in slow:  # each update takes a while to configure
+        repo.add(DebPackage(name, "1.1", postinst="sleep 4"), "bookworm-updates")
+    repo.publish()
+    machine = fleet.connect(host)
+
+    with fleet.http as http:
+        http.put(
+            f"/subscriptions/{fleet.server.subscription_id}/resourcegroups/{SCHEDULES}"
+            "?api-version=2025-04-01",
+            json={"location": "eastus"},
+        )
+    client = maintenance_client(fleet)
+    configuration = client.maintenance_configurations.create_or_update(
+        SCHEDULES,
+        "weekly",
+        MaintenanceConfiguration(
+            location="eastus",
+            maintenance_scope="InGuestPatch",
+            extension_properties={"InGuestPatchMode": "User"},
+            start_date_time=(datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d %H:%M"),
+            duration="02:00",
+            time_zone="UTC",
+            recur_every="Week",
+            install_patches=InputPatchConfiguration(
+                reboot_setting="NeverReboot",
+                linux_parameters=InputLinuxParameters(classifications_to_include=["Other"]),
+            ),
+        ),
+    )
+    client.configuration_assignments.create_or_update(
+        GROUP, "Microsoft.Compute", "virtualMachines", host.name, "weekly",
+        ConfigurationAssignment(maintenance_configuration_id=configuration.id),
+    )  # fmt: skip
+    applied = client.apply_updates.create_or_update(
+        GROUP, "Microsoft.Compute", "virtualMachines", host.name
+    )
+    state = ("Microsoft.Compute", "virtualMachines", host.name, applied.name)
+    wait_for(
+        lambda: client.apply_updates.get(GROUP, *state).status == "InProgress",
+        seconds=60,
+        what="the host to start installing",
+        explain=lambda: client.apply_updates.get(GROUP, *state).status,
+    )
+    with fleet.http as http:
+        cancelled = http.put(
+            f"{configuration.id}/providers/Microsoft.Maintenance/applyUpdates/{applied.name}"
+            "?api-version=2023-09-01-preview",
+            json={"properties": {"status": "Cancel"}},
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    wait_for(
+        lambda: client.apply_updates.get(GROUP, *state).status == "Completed",
+        seconds=120,
+        what="the host to finish truthfully",
+        explain=lambda: client.apply_updates.get(GROUP, *state).status,
+    )
+    with fleet.http as http:
+        [installation] = http.get(
+            f"{machine}/patchInstallationResults?api-version=2025-04-01"
+        ).json()["value"]
+        patches = http.get(
+            f"{machine}/patchInstallationResults/{installation['name']}/softwarePatches"
+            "?api-version=2025-04-01"
+        ).json()["value"]
+    reported = {row["properties"]["patchName"]: row["properties"]["installationState"]
+                for row in patches}  # fmt: skip
+    assert set(reported) == set(slow)
+    assert "Pending" in reported.values()  # not every package was started
+    for name, state_reported in reported.items():  # what dpkg says is what was reported
+        assert dpkg(host, name) == ("ii 1.1" if state_reported == "Installed" else "ii 1.0")
+    details = installation["properties"]["errorDetails"]["details"]
+    codes = [error["code"] for error in details]
+    assert "OperationCancelled" in codes
     client.close()

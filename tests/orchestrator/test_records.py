@@ -50,6 +50,14 @@ def report(fleet: Fleet, name: str, job: dict[str, Any], result: dict[str, Any])
     assert answer.status_code == 200, answer.text
 
 
+def progress(fleet: Fleet, name: str, job: dict[str, Any]) -> Any:
+    return fleet.agents.post(
+        f"/agent/v1/jobs/{job['id']}/progress",
+        json={"phase": "installing", "percentComplete": 10},
+        headers={"Authorization": f"Bearer {fleet.credentials[name]}"},
+    )
+
+
 def get(fleet: Fleet, path: str, version: str = MAINTENANCE) -> dict[str, Any]:
     answer = fleet.api.get(f"{path}?{version}")
     assert answer.status_code == 200, answer.text
@@ -133,10 +141,11 @@ def test_cancelling_an_open_window_stops_machines_that_have_not_started(
     started = fleet.job_of("web-1")
     assert started is not None
     path = f"{scheduled['configuration']}/providers/Microsoft.Maintenance/applyUpdates/{RUN}"
-    assert (
-        fleet.api.put(f"{path}?{PREVIEW}", json={"properties": {"status": "Cancel"}}).status_code
-        == 200
-    )
+    assert progress(fleet, "web-1", started).status_code == 204  # go on
+    cancel = {"properties": {"status": "Cancel"}}
+    assert fleet.api.put(f"{path}?{PREVIEW}", json=cancel).status_code == 200
+    asked = progress(fleet, "web-1", started)
+    assert (asked.status_code, asked.json()["stop"]) == (200, True)  # start no further package
     assert fleet.job_of("web-2") is None
     machine = f"{scheduled['web-2']}/providers/Microsoft.Maintenance/applyUpdates/{RUN}"
     assert get(fleet, machine)["properties"]["status"] == "Cancelled"

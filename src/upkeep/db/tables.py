@@ -217,6 +217,8 @@ jobs = Table(
     Column("result", Document),
     Column("error", Document),
     Column("run_id", String(36), index=True),  # the maintenance run that queued it
+    # its run was cancelled while it ran: the agent is asked to start no further package
+    Column("stop_requested_at", UtcDateTime),
     Index("ix_jobs_machine_state", "machine_key", "state"),
     Index("ix_jobs_machine_finished", "machine_key", "finished_at"),
     Index("ix_jobs_state", "state"),

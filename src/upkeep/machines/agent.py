@@ -183,9 +183,11 @@ class AgentViews:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ArmError(400, "InvalidRequestContent", "The body must be a JSON object.")
-        await self.store.write(
+        stop = await self.store.write(
             patching.record_progress, agent.key, request.path_params["jobId"], body
         )
+        if stop:  # the agent starts no further package, and reports what it did
+            return json_response({"stop": True, "reason": "The maintenance run was cancelled."})
         return Response(None, 204)
 
     async def result(self, request: Request) -> Response:

@@ -275,11 +275,13 @@ def _agent_job(connection: Connection, machine_key: str, job_id: str) -> RowMapp
 
 def record_progress(
     connection: Connection, machine_key: str, job_id: str, progress: dict[str, Any]
-) -> None:
-    """The agent's latest progress (phase, current package, partial result)."""
+) -> bool:
+    """The agent's latest progress (phase, current package, partial result); True when
+    the agent should start no further package (its maintenance run was cancelled)."""
     row = _agent_job(connection, machine_key, job_id)
     if row["state"] == RUNNING:
         connection.execute(update(jobs).where(jobs.c.id == job_id).values(progress=progress))
+    return row["stop_requested_at"] is not None
 
 
 def record_result(

@@ -243,8 +243,8 @@ def cancel_run(
     now: datetime,
 ) -> dict[str, Any]:
     """Cancel one window of a configuration. Before it starts, it will not run; once
-    started, machines that have not picked up their job are not patched (a machine already
-    installing finishes and reports truthfully)."""
+    started, machines that have not picked up their job are not patched, and those
+    installing are asked to start no further package, then report what they did."""
     resource = get_configuration(connection, subscription_id, group, configuration)
     key = _configuration_key(subscription_id, group, configuration)
     run = _run_row(connection, key, name)
@@ -282,6 +282,11 @@ def cancel_run(
                     "message": "The maintenance run was cancelled before this machine started.",
                 },
             )
+        )
+        connection.execute(  # those installing start no further package
+            update(jobs)
+            .where(jobs.c.run_id == run["id"], jobs.c.state == patching.RUNNING)
+            .values(stop_requested_at=now)
         )
     return get_run_record(connection, subscription_id, group, configuration, name)
 

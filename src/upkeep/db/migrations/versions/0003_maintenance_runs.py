@@ -27,6 +27,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_machines_next_assessment_at"), "machines", ["next_assessment_at"])
     op.add_column("jobs", sa.Column("run_id", sa.String(length=36), nullable=True))
     op.create_index(op.f("ix_jobs_run_id"), "jobs", ["run_id"])
+    op.add_column("jobs", sa.Column("stop_requested_at", sa.DateTime(), nullable=True))
     op.create_table(
         "maintenance_runs",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -69,6 +70,7 @@ def downgrade() -> None:
     op.drop_table("maintenance_runs")
     op.drop_index(op.f("ix_machines_next_assessment_at"), table_name="machines")
     op.drop_column("machines", "next_assessment_at")
+    op.drop_column("jobs", "stop_requested_at")
     op.drop_index(op.f("ix_jobs_run_id"), table_name="jobs")
     op.drop_column("jobs", "run_id")
     op.drop_index(
