@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import SettableClock
 from tests.helpers import MAINTENANCE
 from tests.orchestrator.fleet import BERLIN_DAILY, Fleet, utc
+from upkeep.patching.service import expire
 
 PREVIEW = "api-version=2023-09-01-preview"
 RUN = "20261126090000"  # the window opening at 09:00 UTC on 2026-11-26
@@ -218,3 +219,21 @@ def test_a_missed_window_is_on_record_with_its_reason(
     assert run["error"]["code"] == "Missed"
     assert "No server was running" in run["error"]["message"]
     assert run["machineCount"] == 0
+
+
+def test_a_machine_that_never_answers_is_recorded_as_not_patched_at_the_cutoff(
+    fleet: Fleet, clock: SettableClock, scheduled: dict[str, str]
+) -> None:
+    clock.now = utc("2026-11-26 09:00")
+    fleet.tick()
+    path = f"{scheduled['web-2']}/providers/Microsoft.Maintenance/applyUpdates/{RUN}"
+    clock.now = utc("2026-11-26 10:44")
+    with fleet.store.writing() as connection:
+        assert expire(connection, clock()) == []  # it may still join
+    clock.now = utc("2026-11-26 10:45")  # the window's end less the 15-minute reserve
+    with fleet.store.writing() as connection:
+        assert len(expire(connection, clock())) == 2
+    record = get(fleet, path)["properties"]
+    assert record["status"] == "RetryLater"
+    assert record["error"]["code"] == "MachineNotConnected"
+    assert fleet.job_of("web-2") is None
