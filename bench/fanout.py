@@ -114,14 +114,24 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def enroll_all(port: int, token: str, subscription: str, count: int) -> list[str]:
+async def enroll_all(
+    port: int,
+    token: str,
+    subscription: str,
+    count: int,
+    prefix: str = "m",
+    tags: dict[str, str] | None = None,
+) -> list[str]:
+    """Enroll machines ``{prefix}0``, ``{prefix}1``, … (with ``tags``) over 32 connections;
+    their credentials, in order."""
     credentials: list[str] = [""] * count
     lanes = 32
 
     async def lane(first: int) -> None:
         connection = await Connection.open(port)
         for index in range(first, count, lanes):
-            body = {"subscriptionId": subscription, "resourceGroup": "fleet", "name": f"m{index}",
+            body = {"subscriptionId": subscription, "resourceGroup": "fleet",
+                    "name": f"{prefix}{index}", "tags": tags or {},
                     "resourceType": "Microsoft.HybridCompute/machines", "location": "lab",
                     "facts": {"osType": "Linux"}}  # fmt: skip
             status, answer = await connection.request("POST", "/agent/v1/enroll", token, body)
