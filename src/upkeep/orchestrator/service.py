@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from upkeep.arm.errors import ArmError
@@ -217,29 +217,37 @@ def job_plan(
 # --- which machines a window patches -------------------------------------------------
 
 
+#: What deciding and planning needs of a machine (not its system data).
+_MACHINE = select(
+    machines.c.key,
+    machines.c.id,
+    machines.c.name,
+    machines.c.type,
+    machines.c.subscription_id,
+    machines.c.group_key,
+    machines.c.body,
+    machines.c.facts,
+)
+
+
 def assigned_machines(connection: Connection, configuration_key: str) -> list[RowMapping]:
     """Every machine the configuration's assignments cover now, each once: machines
     assigned directly, and those a dynamic scope's filter matches at this moment."""
-    assignments = (
-        connection.execute(
-            select(configuration_assignments).where(
-                configuration_assignments.c.configuration_key == configuration_key
-            )
-        )
-        .mappings()
-        .all()
-    )
+    assignments = configuration_assignments.c
+    of_configuration = assignments.configuration_key == configuration_key
+    dynamic = or_(assignments.group_key.is_(None), assignments.target_key == assignments.group_key)
     found: dict[str, RowMapping] = {}
-    direct = [a["target_key"] for a in assignments if _is_machine_assignment(a)]
-    if direct:
-        for machine in connection.execute(
-            select(machines).where(machines.c.key.in_(direct))
-        ).mappings():
-            found[machine["key"]] = machine
-    for assignment in assignments:
-        if not _is_machine_assignment(assignment):
-            for machine in _dynamic_scope(connection, assignment):
-                found.setdefault(machine["key"], machine)
+    direct = select(assignments.target_key).where(of_configuration, ~dynamic)
+    for machine in connection.execute(_MACHINE.where(machines.c.key.in_(direct))).mappings():
+        found[machine["key"]] = machine
+    scopes = connection.execute(
+        select(assignments.subscription_id, assignments.group_key, assignments.body).where(
+            of_configuration, dynamic
+        )
+    ).mappings()
+    for scope in scopes.all():
+        for machine in _dynamic_scope(connection, scope):
+            found.setdefault(machine["key"], machine)
     return sorted(found.values(), key=lambda machine: machine["key"])
 
 
@@ -283,7 +291,7 @@ def _is_machine_assignment(assignment: RowMapping) -> bool:
 
 
 def _dynamic_scope(connection: Connection, assignment: RowMapping) -> list[RowMapping]:
-    query = select(machines).where(machines.c.subscription_id == assignment["subscription_id"])
+    query = _MACHINE.where(machines.c.subscription_id == assignment["subscription_id"])
     if assignment["group_key"] is not None:
         query = query.where(machines.c.group_key == assignment["group_key"])
     candidates = connection.execute(query).mappings().all()

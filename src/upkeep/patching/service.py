@@ -126,25 +126,19 @@ def queue_run(
     their agents, the rest held for their turn. A machine busy with another operation gets
     its job too: it is handed out when that one ends, if still in time. Returns the keys of
     the machines whose job was queued."""
-    if plans:
-        connection.execute(
-            insert(jobs),
-            [
-                {
-                    **_new_job(
-                        plan.machine_key,
-                        INSTALL,
-                        plan.parameters,
-                        "Platform",
-                        now,
-                        plan.dispatch_by,
-                    ),
-                    "run_id": run_id,
-                    "state": QUEUED if index < at_once else HELD,
-                }
-                for index, plan in enumerate(plans)
-            ],
-        )
+    rows = [
+        {
+            **_new_job(
+                plan.machine_key, INSTALL, plan.parameters, "Platform", now, plan.dispatch_by
+            ),
+            "run_id": run_id,
+            "state": QUEUED if index < at_once else HELD,
+        }
+        for index, plan in enumerate(plans)
+    ]
+    # multi-row INSERTs: one statement per 500 jobs rather than one per job
+    for first in range(0, len(rows), 500):
+        connection.execute(insert(jobs).values(rows[first : first + 500]))
     return [plan.machine_key for plan in plans[:at_once]]
 
 
