@@ -55,8 +55,12 @@ def test_machines_from_enrollment_to_installed_updates(
     assert (shown["status"], shown["osName"]) == ("Connected", "Debian GNU/Linux")
     assert "web1" in cli("vm list -o table")
 
+    assert cli.json("vm show -g fleet -n web1")["latestAssessment"] is None
     assessed = cli.json("vm assess-patches -g fleet -n web1")
     assert len(assessed["availablePatches"]) == 6
+    latest = cli.json("vm show -g fleet -n web1")["latestAssessment"]
+    assert latest["availablePatchCountByClassification"]["security"] == 2
+    assert "criticalAndSecurity" in cli("vm show -g fleet -n web1 -o table")
     assert cli.stderr.splitlines()[-1] == "Succeeded"  # progress, on stderr
     assert cli.json("connectedmachine assess-patches -g fleet -n edge1")["status"] == "Succeeded"
 

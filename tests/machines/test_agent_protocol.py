@@ -203,3 +203,12 @@ def test_machines_are_listed_by_group_and_subscription(
     )
     assert [item["name"] for item in in_b.json()["value"]] == ["arc-b"]
     assert in_b.json()["value"][0]["type"] == "Microsoft.HybridCompute/machines"
+
+
+def test_long_polls_end_at_spread_moments_so_a_fleet_does_not_stay_in_step() -> None:
+    from upkeep.machines.agent import _desynchronized
+
+    waits = {_desynchronized(55) for _ in range(200)}
+    assert all(44 <= wait <= 55 for wait in waits)
+    assert max(waits) - min(waits) > 5  # spread over most of the last fifth
+    assert _desynchronized(3) == 3  # short polls (tests, --once) are kept as asked

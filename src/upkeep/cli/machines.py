@@ -10,7 +10,7 @@ from typing import Any
 
 from upkeep.cli.client import ApiClient
 from upkeep.cli.context import Context, add_yes
-from upkeep.cli.errors import CliError
+from upkeep.cli.errors import ApiError, CliError
 from upkeep.cli.shorthand import parse_list
 
 #: (command, provider/type, api-version the CLI sends)
@@ -19,6 +19,8 @@ KINDS = {
     "connectedmachine": ("Microsoft.HybridCompute/machines", "2025-01-13"),
 }
 COLUMNS = ["name", "resourceGroup", "location", "osName", "osVersion", "status", "agentVersion"]
+#: What ``show --output table`` adds from the latest assessment.
+ASSESSMENT_COLUMNS = ["lastAssessed", "criticalAndSecurity", "other", "rebootPending"]
 #: How often the CLI polls a running operation (seconds).
 POLL_SECONDS = 1.0
 
@@ -102,9 +104,35 @@ def do_list(context: Context) -> None:
 
 
 def do_show(context: Context) -> None:
+    """The machine, with its latest assessment (``latestAssessment``; Upkeep's addition)."""
     args = context.args
-    machine = context.client.get(_path(context, args.resource_group, args.name), _version(context))
-    context.emit(_row(machine) if args.output == "table" else machine, COLUMNS)
+    path = _path(context, args.resource_group, args.name)
+    machine = context.client.get(path, _version(context))
+    try:
+        latest = context.client.get(f"{path}/patchAssessmentResults/latest", _version(context))
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        latest = None
+    machine["latestAssessment"] = latest["properties"] if latest else None
+    if args.output == "table":
+        context.emit(_assessed_row(machine), [*COLUMNS, *ASSESSMENT_COLUMNS])
+    else:
+        context.emit(machine, COLUMNS)
+
+
+def _assessed_row(machine: dict[str, Any]) -> dict[str, Any]:
+    latest = machine["latestAssessment"] or {}
+    counts = latest.get("availablePatchCountByClassification") or {}
+    return {
+        **_row(machine),
+        "lastAssessed": latest.get("lastModifiedDateTime"),
+        "criticalAndSecurity": (counts.get("critical") or 0) + (counts.get("security") or 0)
+        if latest
+        else None,
+        "other": counts.get("other") if latest else None,
+        "rebootPending": latest.get("rebootPending"),
+    }
 
 
 def do_delete(context: Context) -> None:
