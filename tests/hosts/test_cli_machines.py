@@ -60,7 +60,14 @@ def test_machines_from_enrollment_to_installed_updates(
     assert len(assessed["availablePatches"]) == 6
     latest = cli.json("vm show -g fleet -n web1")["latestAssessment"]
     assert latest["availablePatchCountByClassification"]["security"] == 2
-    assert "criticalAndSecurity" in cli("vm show -g fleet -n web1 -o table")
+    table = cli("vm show -g fleet -n web1 -o table").splitlines()
+    assert table[0].split()[-4:] == [
+        "LastAssessed",
+        "CriticalAndSecurity",
+        "Other",
+        "RebootPending",
+    ]
+    assert table[-1].split()[-3:] == ["2", "4", "false"]
     assert cli.stderr.splitlines()[-1] == "Succeeded"  # progress, on stderr
     assert cli.json("connectedmachine assess-patches -g fleet -n edge1")["status"] == "Succeeded"
 
