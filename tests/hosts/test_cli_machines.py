@@ -58,6 +58,7 @@ def test_machines_from_enrollment_to_installed_updates(
     assert cli.json("vm show -g fleet -n web1")["latestAssessment"] is None
     assessed = cli.json("vm assess-patches -g fleet -n web1")
     assert len(assessed["availablePatches"]) == 6
+    assert cli.stderr.splitlines()[-1] == "Succeeded"  # progress, on stderr
     latest = cli.json("vm show -g fleet -n web1")["latestAssessment"]
     assert latest["availablePatchCountByClassification"]["security"] == 2
     table = cli("vm show -g fleet -n web1 -o table").splitlines()
@@ -68,7 +69,6 @@ def test_machines_from_enrollment_to_installed_updates(
         "RebootPending",
     ]
     assert table[-1].split()[-3:] == ["2", "4", "false"]
-    assert cli.stderr.splitlines()[-1] == "Succeeded"  # progress, on stderr
     assert cli.json("connectedmachine assess-patches -g fleet -n edge1")["status"] == "Succeeded"
 
     installed = cli.json(
