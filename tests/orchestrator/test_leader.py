@@ -114,7 +114,7 @@ def test_two_processes_handling_the_same_window_at_once_run_it_once(shared_store
 
     def handle(key: str) -> windows.Handled | None:
         with shared_store.writing() as connection:
-            return windows.handle_window(connection, key, now, Timeouts())
+            return windows.handle_window(connection, key, now)
 
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(handle, keys * 4))

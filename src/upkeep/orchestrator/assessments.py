@@ -35,6 +35,14 @@ class AssessmentSchedule:
         return self.spread * share
 
 
+def assessments_due(connection: Connection, now: datetime) -> bool:
+    """Whether any machine's periodic assessment is due."""
+    found = connection.execute(
+        select(machines.c.key).where(machines.c.next_assessment_at <= now).limit(1)
+    ).first()
+    return found is not None
+
+
 def queue_due_assessments(
     connection: Connection,
     now: datetime,

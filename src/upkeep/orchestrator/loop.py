@@ -19,7 +19,11 @@ from upkeep.db.store import Store
 from upkeep.machines.presence import JobBoard
 from upkeep.orchestrator import lease
 from upkeep.orchestrator import service as windows
-from upkeep.orchestrator.assessments import AssessmentSchedule, queue_due_assessments
+from upkeep.orchestrator.assessments import (
+    AssessmentSchedule,
+    assessments_due,
+    queue_due_assessments,
+)
 from upkeep.orchestrator.retention import DEFAULT_RETENTION, prune
 from upkeep.patching import service as patching
 
@@ -68,14 +72,17 @@ class Orchestrator:
         # that was down for days records each missed window
         while keys := await self.store.read(windows.due, now):
             for key in keys:
-                outcome = await self.store.write(windows.handle_window, key, now, self.timeouts)
+                outcome = await self.store.write(windows.handle_window, key, now)
                 if outcome is not None:
                     handled.append(outcome)
                     self._announce(key, outcome)
-        self.board.notify(await self.store.write(windows.advance_rollouts, now))
-        self.board.notify(
-            await self.store.write(queue_due_assessments, now, self.assessments, self.timeouts)
-        )
+        # most rounds have neither: a read (cached on SQLite) spares a write transaction
+        if await self.store.read(windows.has_held_jobs):
+            self.board.notify(await self.store.write(windows.advance_rollouts, now))
+        if await self.store.read(assessments_due, now):
+            self.board.notify(
+                await self.store.write(queue_due_assessments, now, self.assessments, self.timeouts)
+            )
         await self._prune(now)
         return handled
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from upkeep.arm.errors import ArmError
+from upkeep.arm.ids import location_key
 from upkeep.arm.timestamps import format_timestamp
 from upkeep.db.tables import (
     configuration_assignments,
@@ -65,9 +66,7 @@ def due(connection: Connection, now: datetime, limit: int = 100) -> list[str]:
     return [row.key for row in rows]
 
 
-def handle_window(
-    connection: Connection, key: str, now: datetime, timeouts: patching.Timeouts
-) -> Handled | None:
+def handle_window(connection: Connection, key: str, now: datetime) -> Handled | None:
     """Run (or record as missed) the configuration's due window, and move its index on to
     the next window; None when it is no longer due (deleted, changed, or handled)."""
     row = (
@@ -299,23 +298,19 @@ def _dynamic_scope(connection: Connection, assignment: RowMapping) -> list[RowMa
 
 
 def matches_filter(machine: RowMapping | dict[str, Any], rules: dict[str, Any]) -> bool:
-    """Whether a machine passes a dynamic scope's filter (resource groups aside: those
-    narrow the query). Lists are any-of; tags follow ``filterOperator`` (All by default)."""
+    """Whether a machine passes a dynamic scope's filter (its resource groups aside, which
+    ``_in_dynamic_scope`` checks). Lists are any-of; tags follow ``filterOperator`` (All by
+    default)."""
     types = {value.lower() for value in rules.get("resourceTypes") or []}
     if types and machine["type"].lower() not in types:
         return False
     os_types = {value.lower() for value in rules.get("osTypes") or []}
     if os_types and str((machine["facts"] or {}).get("osType", "")).lower() not in os_types:
         return False
-    locations = {_location(value) for value in rules.get("locations") or []}
-    if locations and _location(machine["body"].get("location", "")) not in locations:
+    locations = {location_key(value) for value in rules.get("locations") or []}
+    if locations and location_key(machine["body"].get("location", "")) not in locations:
         return False
     return _tags_match(machine["body"].get("tags") or {}, rules.get("tagSettings") or {})
-
-
-def _location(value: str) -> str:
-    """ARM compares locations by name without case or spaces ("East US" is eastus)."""
-    return value.replace(" ", "").lower()
 
 
 def _tags_match(tags: dict[str, str], settings: dict[str, Any]) -> bool:
@@ -333,6 +328,14 @@ def _tags_match(tags: dict[str, str], settings: dict[str, Any]) -> bool:
 
 
 # --- rollouts ---------------------------------------------------------------------------
+
+
+def has_held_jobs(connection: Connection) -> bool:
+    """Whether any run has machines waiting for their turn."""
+    return (
+        connection.execute(select(jobs.c.id).where(jobs.c.state == patching.HELD).limit(1)).first()
+        is not None
+    )
 
 
 def advance_rollouts(connection: Connection, now: datetime) -> list[str]:

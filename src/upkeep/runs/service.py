@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from upkeep.arm.errors import ArmError, not_found
-from upkeep.arm.ids import ResourceId, group_key
+from upkeep.arm.ids import ResourceId, group_key, scope_covers
 from upkeep.arm.timestamps import format_timestamp
 from upkeep.db.tables import jobs, machines, maintenance_runs
 from upkeep.machines.service import require_machine
@@ -107,7 +107,7 @@ def run_record(run: RowMapping, machine_statuses: list[str]) -> dict[str, Any]:
     return {
         "id": windows.correlation_id(run["configuration_id"], run["name"]),
         "name": run["name"],
-        "type": f"Microsoft.Maintenance/maintenanceConfigurations/{APPLY_UPDATES.split('/')[1]}",
+        "type": "Microsoft.Maintenance/maintenanceConfigurations/applyUpdates",
         "properties": properties,
     }
 
@@ -126,9 +126,17 @@ _PARTS = (
 def _split(row: RowMapping) -> tuple[dict[str, Any], dict[str, Any]]:
     """A joined row as (run, job)."""
     run = {column.name: row[maintenance_runs.c[column.name]] for column in maintenance_runs.c}
-    run["updated_at"] = None
     job = {column.name: row[jobs.c[column.name]] for column in jobs.c}
     return run, job
+
+
+def _machine_records(rows: Any) -> list[dict[str, Any]]:
+    """Machine records from rows of ``_PARTS``."""
+    records = []
+    for found in rows.mappings():
+        run, job = _split(found)
+        records.append(machine_record(run, job, found["machine_id"]))
+    return records
 
 
 def get_machine_record(connection: Connection, machine: ResourceId, name: str) -> dict[str, Any]:
@@ -154,21 +162,11 @@ def list_machine_records(
     """Every machine's part of every run within a subscription or group that the caller
     may see, the newest first."""
     query = _PARTS.where(machines.c.subscription_id == subscription_id)
-    for scope_group in (group, _group_of(visible_scope)):
-        if scope_group is not None:
-            query = query.where(machines.c.group_key == group_key(subscription_id, scope_group))
+    if group is not None:
+        query = query.where(machines.c.group_key == group_key(subscription_id, group))
     rows = connection.execute(query.order_by(maintenance_runs.c.window_start.desc()))
-    records = []
-    for found in rows.mappings():
-        run, job = _split(found)
-        records.append(machine_record(run, job, found["machine_id"]))
-    return records
-
-
-def _group_of(scope: str) -> str | None:
-    """The resource group a scope names, if it names one."""
-    parts = [part for part in scope.split("/") if part]
-    return parts[3] if len(parts) >= 4 else None
+    records = _machine_records(rows)
+    return [r for r in records if scope_covers(visible_scope, r["properties"]["resourceId"])]
 
 
 # --- runs of a configuration ------------------------------------------------------------
@@ -328,11 +326,7 @@ def list_records_of_machine(connection: Connection, machine: ResourceId) -> list
             maintenance_runs.c.window_start.desc()
         )
     )
-    records = []
-    for found in rows.mappings():
-        run, job = _split(found)
-        records.append(machine_record(run, job, found["machine_id"]))
-    return records
+    return _machine_records(rows)
 
 
 # --- the machines of one run --------------------------------------------------------------
