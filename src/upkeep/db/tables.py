@@ -254,3 +254,36 @@ leases = Table(
     Column("holder", String(64), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+#: Resource Graph's rows, kept current by the domains as they change (graph/records.py):
+#: one row per record of the four tables, shaped as Azure's, with lowercase copies of the
+#: values common filters use, so those filters are index lookups.
+graph_rows = Table(
+    "graph_rows",
+    metadata,
+    Column("row_id", Integer, primary_key=True, autoincrement=True),
+    # resources | maintenanceresources | patchassessmentresources | patchinstallationresources
+    Column("table_name", String(32), nullable=False),
+    # what produced the row (a machine, configuration, assignment, job or run key); a
+    # domain change replaces every row of its owner at once
+    Column("owner", String(600), nullable=False, index=True),
+    Column("key", String(1200), nullable=False, index=True),  # lowercase id
+    Column("id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("type", String(200), nullable=False),  # lowercase, as Resource Graph shows it
+    Column("tenant_id", String(36), nullable=False),
+    Column("location", String(100)),
+    Column("subscription_id", String(36), nullable=False),
+    Column("resource_group", String(90)),  # as written
+    Column("group_key", String(90)),  # lowercase, for scope checks
+    Column("properties", Document, nullable=False),
+    Column("tags", Document),
+    # kind, managedBy, sku, plan, identity, zones, extendedLocation where not empty
+    Column("extras", Document),
+    # lowercase properties.maintenanceConfigurationId / properties.resourceId
+    Column("configuration_key", String(600), index=True),
+    Column("resource_key", String(600), index=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_graph_rows_table_name_type", "table_name", "type"),
+    Index("ix_graph_rows_subscription_id_group_key", "subscription_id", "group_key"),
+)

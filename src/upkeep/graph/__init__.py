@@ -1,0 +1,1 @@
+"""Resource Graph: KQL over machines, maintenance and patch records."""
