@@ -24,8 +24,10 @@ from upkeep.auth import service as auth
 from upkeep.auth.models import Role
 from upkeep.clock import system_clock
 from upkeep.db.migrate import migrate
-from upkeep.db.store import Store
+from upkeep.db.store import Store, refresh_statistics
 from upkeep.files import write_private
+from upkeep.graph import records
+from upkeep.graph.parser import parse
 from upkeep.machines.presence import JobBoard
 from upkeep.observability import configure_logging
 from upkeep.orchestrator.assessments import AssessmentSchedule
@@ -102,6 +104,8 @@ def prepare(settings: ServerSettings) -> Prepared:
         ensure_certificate(settings.cert_path, settings.key_path)
     now = system_clock()
     with store.writing() as connection:
+        records.backfill(connection, now)  # a store from before Resource Graph
+        refresh_statistics(connection)
         found = resources.list_subscriptions(connection)
         if not found:
             found = [resources.create_subscription(connection, display_name="Default", now=now)]
@@ -155,6 +159,7 @@ def serve(settings: ServerSettings) -> None:
     """Prepare, bind, print the banner, and serve until interrupted."""
     configure_logging(settings.log_level)
     prepared = prepare(settings)
+    parse("resources")  # build the KQL parser now, not on the first query
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
     # without it keep-alive responses wait 40 ms for delayed ACKs

@@ -121,6 +121,11 @@ class Store:
         with transaction() as connection:
             return work(connection, *args, **kwargs)
 
+    async def read_apart(self, work: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+        """Reads that may take long (a Resource Graph query): in a worker thread on a
+        connection of their own, never on the event loop, and never remembered."""
+        return await anyio.to_thread.run_sync(lambda: self._run(self.reading, work, args, kwargs))
+
     async def ping(self) -> None:
         """Raise unless the database answers a query (never answered from memory)."""
         await self.read_uncached(lambda connection: connection.exec_driver_sql("SELECT 1"))
@@ -134,6 +139,16 @@ class Store:
         if self._loop_reads is not None:
             self._loop_reads.close()
         self.engine.dispose()
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """Tell SQLite's query planner how selective each index is (``ANALYZE`` on a sample of
+    each index, milliseconds even for millions of rows). Without it SQLite guesses, and can
+    pick the subscription index over the one that finds a single assignment. PostgreSQL
+    keeps its own statistics."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        connection.exec_driver_sql("ANALYZE")
 
 
 class LoopReads:

@@ -222,6 +222,8 @@ jobs = Table(
     Index("ix_jobs_machine_state", "machine_key", "state"),
     Index("ix_jobs_machine_finished", "machine_key", "finished_at"),
     Index("ix_jobs_state", "state"),
+    # which states a run's jobs are in, one probe each (a run's status in Resource Graph)
+    Index("ix_jobs_run_state", "run_id", "state"),
 )
 
 #: One window of one maintenance configuration, as the orchestrator handled it: run (its
@@ -283,6 +285,9 @@ graph_rows = Table(
     # lowercase properties.maintenanceConfigurationId / properties.resourceId
     Column("configuration_key", String(600), index=True),
     Column("resource_key", String(600), index=True),
+    # the machine a row is about or under (its own row, assessments, installations, its
+    # part of runs, assignments on it), lowercase: what goes when the machine goes
+    Column("machine_key", String(512), index=True),
     Column("recorded_at", UtcDateTime, nullable=False),
     Index("ix_graph_rows_table_name_type", "table_name", "type"),
     Index("ix_graph_rows_subscription_id_group_key", "subscription_id", "group_key"),

@@ -23,6 +23,7 @@ from upkeep.arm.timestamps import format_timestamp
 from upkeep.auth.models import normalize_scope
 from upkeep.auth.service import hash_secret
 from upkeep.db.tables import enrollment_tokens, machines
+from upkeep.graph import records
 from upkeep.maintenance.service import delete_assignments_of
 from upkeep.resources.service import get_group, locate, put_group, require_scope
 
@@ -233,6 +234,7 @@ def enroll(
             .where(enrollment_tokens.c.id == token.id)
             .values(uses_left=enrollment_tokens.c.uses_left - 1)
         )
+    records.refresh_machine(connection, machine.key, now)
     return machine_resource(_require_row(connection, machine.key), now), credential
 
 
@@ -281,6 +283,7 @@ def report_facts(
     connection.execute(
         update(machines).where(machines.c.key == agent.key).values(facts=facts, last_seen_at=now)
     )
+    records.refresh_machine(connection, agent.key, now)
 
 
 def record_presence(connection: Connection, seen: dict[str, datetime]) -> None:
@@ -294,6 +297,7 @@ def record_presence(connection: Connection, seen: dict[str, datetime]) -> None:
         .values(last_seen_at=bindparam("seen")),
         [{"machine": key, "seen": moment} for key, moment in seen.items()],
     )
+    records.machines_heard_from(connection, seen)
 
 
 # --- machine resources ---------------------------------------------------------------
@@ -357,6 +361,7 @@ def delete_machine(
     resource = machine_resource(found.row, now)
     delete_assignments_of(connection, machine.key)
     connection.execute(delete(machines).where(machines.c.key == machine.key))
+    records.forget_machine(connection, machine.key, now)
     return resource
 
 
@@ -432,6 +437,7 @@ def patch_machine(
             system_data=system_data(by, now, row["system_data"]),
         )
     )
+    records.refresh_machine(connection, row["key"], now)
     return machine_resource(_require_row(connection, row["key"]), now)
 
 

@@ -26,6 +26,7 @@ from upkeep.db.tables import (
     maintenance_configurations,
     resource_groups,
 )
+from upkeep.graph import records
 from upkeep.maintenance.models import AssignmentIn, ConfigurationIn, stored_body
 from upkeep.maintenance.schedule import (
     REBOOT_RESERVE,
@@ -172,6 +173,9 @@ def put_configuration(
             next_window_at=next_window_start(body, now),
         )
     )
+    records.refresh_configuration(
+        connection, configuration_id(subscription_id, group, name).lower(), now
+    )
     return configuration_resource(subscription_id, group_name, name, body, stamp), True
 
 
@@ -211,6 +215,7 @@ def _replace_configuration(
             next_window_at=_next_window_after_change(existing, body, now),
         )
     )
+    records.refresh_configuration(connection, existing["key"], now)
     return configuration_resource(
         existing["subscription_id"], group_name, existing["name"], body, stamp
     )
@@ -271,6 +276,7 @@ def delete_configuration(
             maintenance_configurations.c.key == found.row["key"]
         )
     )
+    records.forget_configuration(connection, found.row["key"])
     return _resource_of(found.row, found.group_name or group)
 
 
@@ -453,6 +459,7 @@ def put_assignment(
                 system_data=row["system_data"],
             )
         )
+    records.refresh_assignment(connection, row["key"], now)
     return assignment_resource(row), found.row is None
 
 
@@ -491,6 +498,7 @@ def delete_assignment(
     connection.execute(
         delete(configuration_assignments).where(configuration_assignments.c.key == row["key"])
     )
+    records.forget_assignment(connection, row["key"])
     return assignment_resource(row)
 
 

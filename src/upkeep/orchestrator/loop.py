@@ -1,6 +1,7 @@
 """The orchestrator's loop inside each server process: take the lease, then handle every
-window that is due, give rollouts their next machines, queue periodic assessments and
-prune old history.
+window that is due, give rollouts their next machines, queue periodic assessments, prune
+old history, and show machines' Connected/Disconnected status in Resource Graph as time
+passes.
 Only the lease holder does this; the others keep trying, so one of them leads within a
 lease period of the leader's death.
 """
@@ -15,7 +16,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from upkeep.clock import Clock
-from upkeep.db.store import Store
+from upkeep.db.store import Store, refresh_statistics
+from upkeep.graph import records
 from upkeep.machines.presence import JobBoard
 from upkeep.orchestrator import lease
 from upkeep.orchestrator import service as windows
@@ -31,6 +33,8 @@ logger = logging.getLogger("upkeep.orchestrator")
 
 LEASE = "orchestrator"
 PRUNE_EVERY = timedelta(hours=1)
+#: How often machines' status in Resource Graph is brought up to date.
+STATUS_EVERY = timedelta(seconds=10)
 
 
 class Orchestrator:
@@ -55,6 +59,7 @@ class Orchestrator:
         self.assessments = assessments or AssessmentSchedule()
         self.retention = retention
         self._pruned_at: datetime | None = None
+        self._statuses_at: datetime | None = None
         self.holder = uuid.uuid4().hex  # this process, for as long as it runs
         self.leading = False
 
@@ -84,6 +89,7 @@ class Orchestrator:
                 await self.store.write(queue_due_assessments, now, self.assessments, self.timeouts)
             )
         await self._prune(now)
+        await self._show_statuses(now)
         return handled
 
     async def _prune(self, now: datetime) -> None:
@@ -92,8 +98,21 @@ class Orchestrator:
             return
         self._pruned_at = now
         operations, runs = await self.store.write(prune, now, self.retention)
+        # the graph's tables grow with the fleet: keep SQLite's picture of them current
+        await self.store.write(refresh_statistics)
         if operations or runs:
             logger.info("history pruned", extra={"operations": operations, "runs": runs})
+
+    async def _show_statuses(self, now: datetime) -> None:
+        """Show machines that went silent as Disconnected in Resource Graph (those heard
+        from again show Connected as their polls are recorded)."""
+        if self._statuses_at is not None and now - self._statuses_at < STATUS_EVERY:
+            return
+        self._statuses_at = now
+        # a scan of every machine: off the event loop
+        silent = await self.store.read_apart(records.machines_gone_silent, now)
+        if silent:
+            await self.store.write(records.refresh_machines, silent, now)
 
     def _announce(self, key: str, outcome: windows.Handled) -> None:
         self.board.notify(outcome.machine_keys)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, delete, exists, func, select
 
 from upkeep.db.tables import jobs, maintenance_runs
+from upkeep.graph import records
 from upkeep.patching import service as patching
 
 DEFAULT_RETENTION = timedelta(days=90)
@@ -30,16 +31,22 @@ def prune(connection: Connection, now: datetime, retention: timedelta) -> tuple[
         newest.c.machine_key == jobs.c.machine_key, newest.c.finished_at == jobs.c.finished_at
     )
     operations = connection.execute(
-        delete(jobs).where(
+        delete(jobs)
+        .where(
             jobs.c.state.in_((patching.SUCCEEDED, patching.FAILED)),
             jobs.c.finished_at < cutoff,
             ~exists(kept),
         )
-    ).rowcount
+        .returning(jobs.c.id)
+    ).scalars()
     runs = connection.execute(
-        delete(maintenance_runs).where(
+        delete(maintenance_runs)
+        .where(
             maintenance_runs.c.window_end < cutoff,
             ~exists(select(jobs.c.id).where(and_(jobs.c.run_id == maintenance_runs.c.id))),
         )
-    ).rowcount
-    return operations, runs
+        .returning(maintenance_runs.c.id)
+    ).scalars()
+    pruned_operations, pruned_runs = operations.all(), runs.all()
+    records.forget_history(connection, pruned_operations, pruned_runs, now)
+    return len(pruned_operations), len(pruned_runs)

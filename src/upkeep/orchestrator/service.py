@@ -30,6 +30,7 @@ from upkeep.db.tables import (
     resource_groups,
 )
 from upkeep.db.tables import maintenance_runs as runs
+from upkeep.graph import records
 from upkeep.maintenance.rollout import Rollout
 from upkeep.maintenance.schedule import REBOOT_RESERVE
 from upkeep.maintenance.service import configuration_id, next_window_start, schedule_of
@@ -100,6 +101,7 @@ def handle_window(connection: Connection, key: str, now: datetime) -> Handled | 
             f" ({format_timestamp(end)}); the window was not run."
         )
         _insert_run(connection, run_id, run_name(start), row, start, end, now, MISSED, reason)
+        records.refresh_run(connection, run_id, now)
         return Handled(run_id, start, MISSED, [])
     rollout = Rollout.of(row["body"]["properties"].get("extensionProperties"))
     _insert_run(connection, run_id, run_name(start), row, start, end, now, STARTED, None, rollout)
@@ -107,6 +109,7 @@ def handle_window(connection: Connection, key: str, now: datetime) -> Handled | 
     run = correlation_id(configuration_id_of(row), run_name(start))
     plans = [job_plan(row["body"], machine, run, start, end) for machine in targets]
     queued = patching.queue_run(connection, run_id, plans, now, rollout.concurrency(len(plans)))
+    records.refresh_run(connection, run_id, now)
     return Handled(run_id, start, STARTED, queued)
 
 
@@ -135,6 +138,7 @@ def start_now(connection: Connection, machine: RowMapping, now: datetime) -> str
     patching.queue_run(
         connection, run_id, [job_plan(row["body"], machine, run, now, end)], now, at_once=1
     )
+    records.refresh_run(connection, run_id, now)
     return name
 
 
@@ -381,6 +385,7 @@ def _advance(connection: Connection, run: RowMapping, now: datetime) -> list[str
             .where(jobs.c.id.in_([job.id for job in turn]), jobs.c.state == patching.HELD)
             .values(state=patching.QUEUED, created_at=now)
         )
+        records.refresh_jobs(connection, [job.id for job in turn], now)
     return [job.machine_key for job in turn]
 
 
@@ -399,3 +404,4 @@ def _not_patched(
         .where(jobs.c.id.in_([job.id for job in held]), jobs.c.state == patching.HELD)
         .values(state=patching.FAILED, finished_at=now, error={"code": code, "message": why})
     )
+    records.refresh_jobs(connection, [job.id for job in held], now)

@@ -23,6 +23,7 @@ from upkeep.arm.errors import ArmError, not_found
 from upkeep.arm.ids import ResourceId
 from upkeep.arm.timestamps import format_timestamp
 from upkeep.db.tables import jobs, machines
+from upkeep.graph import records
 from upkeep.machines.service import require_machine
 from upkeep.patching.models import parse_iso_duration
 
@@ -221,6 +222,7 @@ def dispatch(
                 .values(state=RUNNING, started_at=now, finish_by=bindparam("finish_by")),
                 started,
             )
+            records.refresh_jobs(connection, [item["job"] for item in started], now)
     return handed
 
 
@@ -298,6 +300,7 @@ def record_result(
         .where(jobs.c.id == job_id, jobs.c.state.in_(UNFINISHED))
         .values(state=state, result=result, error=failure, finished_at=now)
     )
+    records.refresh_jobs(connection, [job_id], now)
     return state
 
 
@@ -333,6 +336,7 @@ def expire(connection: Connection, now: datetime) -> list[str]:
             .where(jobs.c.id == job.id, jobs.c.state == job.state)
             .values(state=FAILED, error=error, result=_partial(job.progress), finished_at=now)
         )
+    records.refresh_jobs(connection, [job.id for job in late], now)
     return [job.id for job in late]
 
 

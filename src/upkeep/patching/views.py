@@ -27,6 +27,7 @@ from upkeep.machines.presence import JobBoard
 from upkeep.machines.views import GROUP, MACHINE_KINDS, machine_from
 from upkeep.patching import service
 from upkeep.patching.models import InstallPatchesIn, render_assessment, render_installation
+from upkeep.patching.records import assessment_record, installation_record, patch_record
 
 #: Seconds a poller should wait between polls.
 RETRY_AFTER = "1"
@@ -130,10 +131,12 @@ class PatchViews:
     async def latest_assessment_patches(self, call: ArmRequest) -> Response:
         machine = machine_from(call)
         found = await self.store.read(service.latest_assessment, machine)
-        patches = found["assessment"].get("patches", []) if found else []
-        base = f"{machine}/patchAssessmentResults/latest"
+        if found is None:
+            return json_response({"value": []})
+        latest = assessment_record(machine, found["job"], found["assessment"])
+        patches = found["assessment"].get("patches", [])
         return json_response(
-            {"value": [patch_record(base, patch, found["job"]) for patch in patches]}
+            {"value": [patch_record(latest, patch, found["job"]) for patch in patches]}
         )
 
     async def installations(self, call: ArmRequest) -> Response:
@@ -149,9 +152,11 @@ class PatchViews:
     async def installation_patches(self, call: ArmRequest) -> Response:
         machine = machine_from(call)
         job = await self._installation(machine, call.params["installationId"])
-        base = f"{machine}/patchInstallationResults/{job['id']}"
+        installation = installation_record(machine, job)
         patches = (job["result"] or {}).get("patches", [])
-        return json_response({"value": [patch_record(base, patch, job) for patch in patches]})
+        return json_response(
+            {"value": [patch_record(installation, patch, job) for patch in patches]}
+        )
 
     async def _installation(self, machine: ResourceId, installation: str) -> dict[str, Any]:
         for job in await self.store.read(service.installations, machine):
@@ -236,70 +241,6 @@ def render_result(job: dict[str, Any], namespace: str, legacy: bool) -> dict[str
     result.setdefault("startedBy", job["started_by"])
     render = render_assessment if job["kind"] == service.ASSESS else render_installation
     return render(result, job["id"], provider=namespace, legacy=legacy)
-
-
-def assessment_record(
-    machine: ResourceId, job: dict[str, Any], assessment: dict[str, Any]
-) -> dict[str, Any]:
-    """``…/patchAssessmentResults/latest``, shaped as Resource Graph shows it."""
-    rendered = render_assessment(
-        {**assessment, "startedBy": job["started_by"]},
-        job["id"],
-        provider="Microsoft.HybridCompute",
-        legacy=False,
-    )
-    rendered["assessmentActivityId"] = job["id"]
-    return {
-        "id": f"{machine}/patchAssessmentResults/latest",
-        "name": job["id"],
-        "type": f"{machine.type}/patchAssessmentResults".lower(),
-        "properties": rendered,
-    }
-
-
-def installation_record(machine: ResourceId, job: dict[str, Any]) -> dict[str, Any]:
-    """``…/patchInstallationResults/{id}``, shaped as Resource Graph shows it."""
-    result = dict(job["result"] or {"status": "Failed"})
-    if job["state"] == service.FAILED:
-        result["status"] = "Failed"
-        result.setdefault("error", job["error"])
-    result.setdefault("startedBy", job["started_by"])
-    rendered = render_installation(
-        result, job["id"], provider="Microsoft.HybridCompute", legacy=False
-    )
-    run = (job["parameters"].get("linuxParameters") or {}).get("maintenanceRunId")
-    if run:
-        rendered["maintenanceRunId"] = run
-    return {
-        "id": f"{machine}/patchInstallationResults/{job['id']}",
-        "name": job["id"],
-        "type": f"{machine.type}/patchInstallationResults".lower(),
-        "properties": rendered,
-    }
-
-
-def patch_record(base: str, patch: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
-    """One ``…/softwarePatches/{patch}`` row."""
-    properties = {
-        "patchName": patch["name"],
-        "version": patch.get("version"),
-        "kbId": patch.get("kbId"),
-        "classifications": patch.get("classifications") or [patch.get("classification", "Other")],
-        "rebootBehavior": patch.get("rebootBehavior", "Unknown"),
-        "rebootRequired": patch.get("rebootBehavior") == "AlwaysRequiresReboot",
-        "publishedDateTime": patch.get("publishedDate"),
-        "lastModifiedDateTime": format_timestamp(job["finished_at"])
-        if job["finished_at"]
-        else None,
-    }
-    if "installationState" in patch:
-        properties["installationState"] = patch["installationState"]
-    return {
-        "id": f"{base}/softwarePatches/{patch['patchId']}",
-        "name": patch["patchId"],
-        "type": f"{base.split('/providers/')[1].split('/')[0].lower()}/softwarepatches",
-        "properties": properties,
-    }
 
 
 def add_routes(router: ArmRouter, views: PatchViews) -> None:

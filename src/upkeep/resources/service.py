@@ -16,6 +16,7 @@ from upkeep.arm.errors import ArmError, conflict, not_found
 from upkeep.arm.ids import group_key, location_key, normalize_subscription_id, scope_covers
 from upkeep.db.settings import read_setting
 from upkeep.db.tables import resource_groups, subscriptions
+from upkeep.graph import records
 
 
 def tenant_id(connection: Connection) -> str:
@@ -246,6 +247,7 @@ def delete_group(connection: Connection, subscription_id: str, name: str) -> Non
     """Delete a group and, through the store's cascades, everything in it."""
     row = require_group(connection, subscription_id, name)
     connection.execute(delete(resource_groups).where(resource_groups.c.key == row["key"]))
+    records.forget_group(connection, row["subscription_id"], row["name"])
 
 
 def group_resource(row: RowMapping | dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from upkeep.arm.errors import ArmError, not_found
 from upkeep.arm.ids import ResourceId, group_key, scope_covers
 from upkeep.arm.timestamps import format_timestamp
 from upkeep.db.tables import jobs, machines, maintenance_runs
+from upkeep.graph import records
 from upkeep.machines.service import require_machine
 from upkeep.maintenance.schedule import next_occurrences
 from upkeep.maintenance.service import configuration_id, get_configuration, schedule_of
@@ -286,6 +287,7 @@ def cancel_run(
             .where(jobs.c.run_id == run["id"], jobs.c.state == patching.RUNNING)
             .values(stop_requested_at=now)
         )
+    records.refresh_run_named(connection, key, name, now)
     return get_run_record(connection, subscription_id, group, configuration, name)
 
 

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("extras", DOCUMENT, nullable=True),
         sa.Column("configuration_key", sa.String(length=600), nullable=True),
         sa.Column("resource_key", sa.String(length=600), nullable=True),
+        sa.Column("machine_key", sa.String(length=512), nullable=True),
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("row_id", name=op.f("pk_graph_rows")),
     )
@@ -44,11 +45,14 @@ def upgrade() -> None:
         ["key"],
         ["configuration_key"],
         ["resource_key"],
+        ["machine_key"],
         ["table_name", "type"],
         ["subscription_id", "group_key"],
     ):
         op.create_index(op.f(f"ix_graph_rows_{'_'.join(columns)}"), "graph_rows", columns)
+    op.create_index(op.f("ix_jobs_run_state"), "jobs", ["run_id", "state"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_jobs_run_state"), table_name="jobs")
     op.drop_table("graph_rows")
