@@ -14,6 +14,7 @@ from upkeep.arm.routing import ArmRouter
 from upkeep.auth import views as auth_views
 from upkeep.clock import Clock, system_clock
 from upkeep.db.store import Store
+from upkeep.graph import views as graph_views
 from upkeep.housekeeping import Housekeeping, Intervals
 from upkeep.machines import views as machines_views
 from upkeep.machines.agent import AgentViews
@@ -39,6 +40,7 @@ class Parts:
     timeouts: patching.Timeouts = field(default_factory=patching.Timeouts)
     board: JobBoard = field(default_factory=JobBoard)
     presence: Presence = field(default_factory=Presence)
+    graph: graph_views.GraphSettings = field(default_factory=graph_views.GraphSettings)
 
 
 def build_arm_router(parts: Parts, agents: AgentViews) -> ArmRouter:
@@ -58,6 +60,7 @@ def build_arm_router(parts: Parts, agents: AgentViews) -> ArmRouter:
     patching_views.add_routes(
         arm, patching_views.PatchViews(store, clock, parts.board, parts.timeouts)
     )
+    graph_views.add_routes(arm, graph_views.GraphViews(store, clock, parts.graph))
     return arm
 
 
@@ -69,10 +72,12 @@ def create_app(
     board: JobBoard | None = None,
     assessments: AssessmentSchedule | None = None,
     retention: timedelta = DEFAULT_RETENTION,
+    graph: graph_views.GraphSettings | None = None,
 ) -> ASGIApp:
     """The ASGI app over ``store``; ``clock`` is the source of "now" for every rule. The
     server keeps ``board`` to release waiting agents when it stops."""
     parts = Parts(store, clock, timeouts or patching.Timeouts(), board or JobBoard())
+    parts.graph = graph or graph_views.GraphSettings()
     agents = AgentViews(store, clock, parts.board, parts.presence, parts.timeouts)
     arm = build_arm_router(parts, agents)
     intervals = intervals or Intervals()

@@ -59,6 +59,8 @@ def api_version(template: str) -> str:
         return "api-version=2025-04-01"
     if "Microsoft.HybridCompute" in template:
         return "api-version=2025-01-13"
+    if "Microsoft.ResourceGraph" in template:
+        return "api-version=2021-03-01"
     if "Upkeep.Authorization" in template:
         return "api-version=2026-11-01"
     if template.rstrip("/").endswith("{subscriptionId}") or template == "/subscriptions":
@@ -76,9 +78,10 @@ def world(api: TestClient, subscription_id: str) -> None:
 def call(client: TestClient, method: str, template: str, subscription_id: str, token: str | None):
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     url = f"{fill(template, subscription_id)}?{api_version(template)}"
-    return client.request(
-        method, url, headers=headers, json={} if method in ("PUT", "PATCH", "POST") else None
-    )
+    body = {} if method in ("PUT", "PATCH", "POST") else None
+    if template.endswith("Microsoft.ResourceGraph/resources"):
+        body = {"query": "resources | count"}
+    return client.request(method, url, headers=headers, json=body)
 
 
 def body_code(response) -> str | None:

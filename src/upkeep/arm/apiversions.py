@@ -166,3 +166,10 @@ HYBRIDCOMPUTE = ApiFamily(
 
 #: Upkeep's own resources (tokens): one version for now.
 UPKEEP = ApiFamily("Upkeep.Authorization", (ApiVersion("2026-11-01"),))
+
+#: Microsoft.ResourceGraph: the SDK's default and the newest stable version; the request
+#: shape is the same but for 2024-04-01's ``authorizationScopeFilter``.
+RESOURCE_GRAPH = ApiFamily(
+    "Microsoft.ResourceGraph",
+    tuple(ApiVersion(name) for name in ("2021-03-01", "2024-04-01")),
+)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from upkeep import __version__
-from upkeep.cli import account, admin, groups, machines, maintenance, serve
+from upkeep.cli import account, admin, graph, groups, machines, maintenance, serve
 from upkeep.cli.context import Context, common_flags
 from upkeep.cli.errors import EXIT_USAGE, CliError
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups.register(commands, common)
     maintenance.register(commands, common)
     machines.register(commands, common)
+    graph.register(commands, common)
     return parser
 
 

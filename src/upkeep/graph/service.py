@@ -1,0 +1,384 @@
+"""Running a query: parse, plan, read the rows the caller may see, evaluate, page.
+
+Every read is limited to the caller's rows (:class:`Scope`) in SQL, before anything else,
+so no operator (a join, a union) can reach rows outside it. A query is bounded in time
+(the SQL is interrupted at the deadline too) and in the rows it may hold in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from upkeep.db.tables import graph_rows
+from upkeep.graph import plan as planner
+from upkeep.graph.errors import KqlError
+from upkeep.graph.evaluate import Context, Frame, evaluate, output_name, run_operators
+from upkeep.graph.parser import parse
+from upkeep.graph.records import row_of
+from upkeep.graph.syntax import (
+    Call,
+    Column,
+    Count,
+    Expression,
+    Extend,
+    Index,
+    Literal,
+    Member,
+    Project,
+    ProjectAway,
+    ProjectRename,
+    Query,
+    Summarize,
+    Table,
+    Take,
+    Union,
+)
+from upkeep.graph.tables import COLUMNS, TABLES
+
+#: Operators that keep every row and its place: paging can happen before them.
+_ROW_WISE = (Project, ProjectAway, ProjectRename, Extend)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a caller may read: these subscriptions, and only this group if set."""
+
+    subscriptions: tuple[str, ...]
+    group: str | None = None
+
+    def sql(self) -> sa.ColumnElement[bool]:
+        condition = graph_rows.c.subscription_id.in_(self.subscriptions)
+        if self.group is not None:
+            condition = sa.and_(condition, graph_rows.c.group_key == self.group.lower())
+        return condition
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one query may take."""
+
+    seconds: float = 30.0
+    #: rows any step may hold in memory (rows read from the store included)
+    rows: int = 200_000
+
+
+@dataclass(frozen=True)
+class Page:
+    skip: int = 0
+    top: int = 1000
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    rows: list[dict[str, Any]]  # this page
+    total: int
+    #: every row of the result (facets need them); None when only the page was read
+    everything: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+
+def run(
+    connection: Connection,
+    text: str,
+    scope: Scope,
+    now: datetime,
+    page: Page,
+    limits: Limits = Limits(),
+    *,
+    need_everything: bool = False,
+) -> Result:
+    """The page of ``text``'s result that ``page`` asks for."""
+    query = _parsed(text)
+    deadline = time.monotonic() + limits.seconds
+    with _interrupted_at(connection, deadline):
+        executor = _Executor(connection, scope, now, limits, deadline)
+        return executor.page(query, page, need_everything)
+
+
+@lru_cache(maxsize=512)
+def _parsed(text: str) -> Query:
+    """Dashboards and scripts send the same texts again and again; trees are immutable."""
+    return parse(text)
+
+
+class _Executor:
+    def __init__(
+        self, connection: Connection, scope: Scope, now: datetime, limits: Limits, deadline: float
+    ) -> None:
+        self.connection = connection
+        self.scope = scope
+        self.dialect = connection.dialect.name
+        self.limits = limits
+        self.context = Context(now=now, run=self.frame, max_rows=limits.rows, deadline=deadline)
+
+    # -- the top-level query: paging in SQL where it can ---------------------------------
+
+    def page(self, query: Query, page: Page, need_everything: bool) -> Result:
+        if isinstance(query.source, Table) and not need_everything:
+            done = self._paged_in_sql(query, page)
+            if done is not None:
+                return done
+        frame = self.frame(query)
+        rows = frame.rows[page.skip : page.skip + page.top]
+        return Result(frame.columns, rows, len(frame.rows), frame.rows)
+
+    def _paged_in_sql(self, query: Query, page: Page) -> Result | None:
+        """Rows read a page at a time, when the rest of the query keeps rows as they are."""
+        table = self._table(query.source)  # type: ignore[arg-type]
+        found = self._plan(table, query)
+        if not found.exact:
+            return None
+        rest, cap = found.rest, math.inf
+        if rest and isinstance(rest[0], Take):
+            cap = self._count_of(rest[0])
+            rest = rest[1:]
+        if not all(isinstance(operator, _ROW_WISE) for operator in rest):
+            return None
+        columns = run_operators(Frame(list(COLUMNS), []), rest, self.context).columns
+        wanted = int(min(page.top, max(0, cap - page.skip)))
+        rows = self._rows(self._where(found), limit=wanted + 1, offset=page.skip)
+        if page.skip == 0 and len(rows) <= wanted:
+            total = len(rows)  # the whole result fits the page: no count needed
+        else:
+            count = self.connection.execute(
+                sa.select(sa.func.count()).select_from(graph_rows).where(self._where(found))
+            ).scalar_one()
+            total = int(min(count, cap))
+        rows = rows[:wanted]
+        frame = run_operators(Frame(list(COLUMNS), rows), rest, self.context)
+        return Result(columns, frame.rows, total)
+
+    # -- any query, whole -----------------------------------------------------------------
+
+    def frame(self, query: Query) -> Frame:
+        """Every row of ``query``'s result."""
+        if isinstance(query.source, Union):
+            return run_operators(Frame([], []), (query.source, *query.operators), self.context)
+        table = self._table(query.source)
+        found = self._plan(table, query)
+        rest = found.rest
+        if found.exact and rest:
+            aggregation = planner.aggregation(rest[0], self.dialect)
+            if aggregation is not None:
+                frame = self._aggregate(found, aggregation)
+                return run_operators(frame, rest[1:], self.context)
+        needed = planner.needed_columns(rest)
+        rows = self._rows(self._where(found), limit=self.limits.rows + 1, needed=needed)
+        if len(rows) > self.limits.rows:
+            raise KqlError(
+                "QueryLimit",
+                f"The query reads more than {self.limits.rows:,} rows of '{table}' into memory;"
+                " narrow it with 'where' conditions on the table's columns first.",
+                query.source.pos,
+            )
+        return run_operators(Frame(list(COLUMNS), rows, table=table), rest, self.context)
+
+    def _table(self, source: Table) -> str:
+        if source.name not in TABLES:
+            known = ", ".join(TABLES)
+            raise KqlError(
+                "UnknownTable",
+                f"The table '{source.name}' does not exist. Tables: {known}.",
+                source.pos,
+                source.name,
+            )
+        return source.name
+
+    def _plan(self, table: str, query: Query) -> planner.Plan:
+        return planner.plan(table, query.operators, self.dialect, self._constant)
+
+    def _constant(self, expression: Expression) -> Any:
+        if _reads_columns(expression):
+            raise LookupError("reads a column")
+        return evaluate(expression, {}, self.context)
+
+    def _where(self, found: planner.Plan) -> sa.ColumnElement[bool]:
+        return (
+            sa.and_(self.scope.sql(), found.where) if found.where is not None else self.scope.sql()
+        )
+
+    def _rows(
+        self,
+        where: sa.ColumnElement[bool],
+        *,
+        limit: int,
+        offset: int = 0,
+        needed: set[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows as Resource Graph shows them. With ``needed``, only those columns are read
+        (the others, which nothing reads or shows, are left empty)."""
+        columns = _store_columns(needed)
+        statement = sa.select(*columns).where(where).order_by(graph_rows.c.row_id).limit(limit)
+        if offset:
+            statement = statement.offset(offset)
+        found = self.connection.execute(statement).mappings()
+        if needed is None:
+            return [row_of(record) for record in found]
+        return [row_of({**_UNREAD, **record}) for record in found]
+
+    def _aggregate(self, found: planner.Plan, aggregation: planner.Aggregation) -> Frame:
+        keys = [key.sql for key in aggregation.keys]
+        statement = (
+            sa.select(*keys, *aggregation.aggregates)
+            .select_from(graph_rows)
+            .where(self._where(found))
+        )
+        if keys:
+            statement = statement.group_by(*keys)
+        operator = aggregation.operator
+        if isinstance(operator, Count):
+            names = ["Count"]
+        else:
+            assert isinstance(operator, Summarize)
+            items = (*operator.by, *operator.aggregates)
+            names = [output_name(item, index) for index, item in enumerate(items)]
+        frame = Frame(names, [])
+        for record in self.connection.execute(statement):
+            values = [
+                self._decoded(value, key.decode)
+                for value, key in zip(record, aggregation.keys, strict=False)
+            ]
+            values.extend(record[len(keys) :])
+            frame.rows.append(dict(zip(names, values, strict=True)))
+        return _merge_groups(frame, len(keys))
+
+    def _decoded(self, value: Any, decode: str | None) -> Any:
+        if decode is None or value is None:
+            return value
+        if self.dialect == "sqlite" and isinstance(value, str):
+            value = json.loads(value)
+        if decode == "tostring":
+            return evaluate(Call("tostring", (Literal(value, "dynamic"),)), {}, self.context)
+        return value
+
+    def _count_of(self, take: Take) -> int:
+        value = self._constant(take.count) if not _reads_columns(take.count) else None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise KqlError("InvalidArgument", "take needs a non-negative whole number.", take.pos)
+        return value
+
+
+#: Store columns behind each row column; ``extras`` holds kind, managedBy, sku and the rest.
+_STORE_COLUMNS = {
+    "id": "id",
+    "name": "name",
+    "type": "type",
+    "tenantId": "tenant_id",
+    "location": "location",
+    "resourceGroup": "resource_group",
+    "subscriptionId": "subscription_id",
+    "properties": "properties",
+    "tags": "tags",
+}
+_UNREAD = {column.name: None for column in graph_rows.columns}
+
+
+def _store_columns(needed: set[str] | None) -> list[sa.ColumnElement[Any]]:
+    if needed is None:
+        return list(graph_rows.columns)
+    names = {_STORE_COLUMNS.get(column, "extras") for column in needed & set(COLUMNS)}
+    return [graph_rows.c[name] for name in sorted(names)] or [graph_rows.c.row_id]
+
+
+def _merge_groups(frame: Frame, key_count: int) -> Frame:
+    """SQL groups by JSON text; groups whose decoded keys are equal become one (counts add)."""
+    if key_count == 0:
+        return frame
+    merged: dict[str, dict[str, Any]] = {}
+    names = frame.columns
+    for row in frame.rows:
+        marker = json.dumps([row[name] for name in names[:key_count]], sort_keys=True)
+        found = merged.get(marker)
+        if found is None:
+            merged[marker] = row
+        else:
+            for name in names[key_count:]:
+                found[name] = (found[name] or 0) + (row[name] or 0)
+    frame.rows = list(merged.values())
+    return frame
+
+
+def _reads_columns(expression: Expression) -> bool:
+    if isinstance(expression, Column):
+        return True
+    if isinstance(expression, Literal):
+        return False
+    if isinstance(expression, Member | Index):
+        return True
+    children = [
+        getattr(expression, name) for name in getattr(expression, "__slots__", ()) if name != "pos"
+    ]
+    for child in children:
+        items = child if isinstance(child, tuple) else (child,)
+        for item in items:
+            if hasattr(item, "pos") and not isinstance(item, str) and _reads_columns(item):
+                return True
+    return False
+
+
+@contextmanager
+def _interrupted_at(connection: Connection, deadline: float) -> Iterator[None]:
+    """Stop the store's own work at the deadline, not only Python's."""
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        except sa.exc.OperationalError as error:
+            if "interrupted" in str(error):
+                raise KqlError(
+                    "QueryLimit", "The query took too long and was stopped.", 0
+                ) from None
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+        return
+    milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
+    connection.exec_driver_sql(f"SET statement_timeout = {milliseconds}")
+    try:
+        yield
+    except sa.exc.OperationalError as error:
+        if "statement timeout" in str(error):
+            raise KqlError("QueryLimit", "The query took too long and was stopped.", 0) from None
+        raise
+    finally:
+        connection.exec_driver_sql("RESET statement_timeout")
+
+
+# --- skip tokens -------------------------------------------------------------------------
+
+
+def skip_token(skip: int, text: str, scope_marker: str) -> str:
+    """An opaque continuation token, valid only for the same query over the same scopes."""
+    state = {"skip": skip, "query": _fingerprint(text, scope_marker)}
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+
+
+def read_skip_token(token: str, text: str, scope_marker: str) -> int | None:
+    """The offset a token stands for; None when it is not one of ours for this query."""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        skip = state["skip"]
+        matches = state["query"] == _fingerprint(text, scope_marker)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not matches or not isinstance(skip, int) or skip < 0:
+        return None
+    return skip
+
+
+def _fingerprint(text: str, scope_marker: str) -> str:
+    return hashlib.sha256(f"{scope_marker}\n{text}".encode()).hexdigest()[:32]
