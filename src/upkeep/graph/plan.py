@@ -87,6 +87,8 @@ class Condition:
 
     sql: ColumnElement[bool] | None  # None: no restriction
     exact: bool
+    #: an index finds the rows (an id, a configuration or a machine): few of them
+    selective: bool = False
 
 
 UNKNOWN = Condition(None, False)
@@ -102,6 +104,8 @@ class Plan:
     exact: bool
     #: the operators Python runs on the rows the store returns
     rest: tuple[Operator, ...]
+    #: an index lookup narrows the rows (so sort what it finds rather than walk in order)
+    selective: bool = False
 
 
 def plan(table: str, operators: tuple[Operator, ...], dialect: str, constant: Constant) -> Plan:
@@ -121,7 +125,8 @@ def plan(table: str, operators: tuple[Operator, ...], dialect: str, constant: Co
     parts = [condition.sql for condition in conditions if condition.sql is not None]
     where = sa.and_(graph_rows.c.table_name == table, *parts)
     rest = operators[len(leading) :] if exact else operators
-    return Plan(table, where, exact, tuple(rest))
+    selective = any(condition.selective for condition in conditions)
+    return Plan(table, where, exact, tuple(rest), selective)
 
 
 # --- the columns a query reads ------------------------------------------------------------
@@ -322,7 +327,8 @@ class _Compiler:
         exact = left.exact and right.exact
         if expression.op == "and":
             parts = [part.sql for part in (left, right) if part.sql is not None]
-            return Condition(sa.and_(*parts) if parts else None, exact)
+            selective = left.selective or right.selective
+            return Condition(sa.and_(*parts) if parts else None, exact, selective)
         if left.sql is None or right.sql is None:
             return UNKNOWN
         return Condition(sa.or_(left.sql, right.sql), exact)
@@ -378,11 +384,10 @@ class _Compiler:
             return UNKNOWN
         keyed = _KEYED_PATHS.get((path[0], *(key.lower() for key in path[1])))
         if keyed is not None and op == "=~" and value.isascii():
-            return Condition(keyed == value.lower(), True)
+            return Condition(keyed == value.lower(), True, selective=True)
         if keyed is not None and op == "==" and path[1] == _canonical(path[1]):
-            return Condition(
-                sa.and_(keyed == value.lower(), _json_scalar(path, self.dialect) == value), True
-            )
+            found = sa.and_(keyed == value.lower(), _json_scalar(path, self.dialect) == value)
+            return Condition(found, True, selective=True)
         if op not in _POSITIVE_STRING_OPS or not _plain_ascii(value):
             return UNKNOWN
         text = sa.func.lower(_json_text(path, self.dialect))
@@ -451,9 +456,9 @@ def _has_term(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
 def _id_test(op: str, value: str) -> Condition:
     key, written = graph_rows.c.key, graph_rows.c.id
     if op == "=~" and value.isascii():
-        return Condition(key == value.lower(), True)
+        return Condition(key == value.lower(), True, selective=True)
     if op == "==":
-        return Condition(sa.and_(key == value.lower(), written == value), True)
+        return Condition(sa.and_(key == value.lower(), written == value), True, selective=True)
     if op == "!=":
         return Condition(written != value, True)
     return _like_test(op, key, value, lowercase=True)

@@ -149,7 +149,9 @@ class _Executor:
             return None
         columns = run_operators(Frame(list(COLUMNS), []), rest, self.context).columns
         wanted = int(min(page.top, max(0, cap - page.skip)))
-        rows = self._rows(self._where(found), limit=wanted + 1, offset=page.skip)
+        rows = self._rows(
+            self._where(found), limit=wanted + 1, offset=page.skip, selective=found.selective
+        )
         if page.skip == 0 and len(rows) <= wanted:
             total = len(rows)  # the whole result fits the page: no count needed
         else:
@@ -176,7 +178,12 @@ class _Executor:
                 frame = self._aggregate(found, aggregation)
                 return run_operators(frame, rest[1:], self.context)
         needed = planner.needed_columns(rest)
-        rows = self._rows(self._where(found), limit=self.limits.rows + 1, needed=needed)
+        rows = self._rows(
+            self._where(found),
+            limit=self.limits.rows + 1,
+            needed=needed,
+            selective=found.selective,
+        )
         if len(rows) > self.limits.rows:
             raise KqlError(
                 "QueryLimit",
@@ -217,11 +224,15 @@ class _Executor:
         limit: int,
         offset: int = 0,
         needed: set[str] | None = None,
+        selective: bool = False,
     ) -> list[dict[str, Any]]:
         """Rows as Resource Graph shows them. With ``needed``, only those columns are read
         (the others, which nothing reads or shows, are left empty)."""
         columns = _store_columns(needed)
-        statement = sa.select(*columns).where(where).order_by(graph_rows.c.row_id).limit(limit)
+        # after an index lookup, sort what it found: walking the whole table in row order
+        # until enough rows match (what SQLite would rather do for a LIMIT) reads it all
+        order = graph_rows.c.row_id + 0 if selective else graph_rows.c.row_id
+        statement = sa.select(*columns).where(where).order_by(order).limit(limit)
         if offset:
             statement = statement.offset(offset)
         found = self.connection.execute(statement).mappings()
