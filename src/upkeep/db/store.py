@@ -142,12 +142,11 @@ class Store:
 
 
 def refresh_statistics(connection: Connection) -> None:
-    """Tell SQLite's query planner how selective each index is (``ANALYZE`` on a sample of
-    each index, milliseconds even for millions of rows). Without it SQLite guesses, and can
-    pick the subscription index over the one that finds a single assignment. PostgreSQL
-    keeps its own statistics."""
+    """Tell SQLite's query planner how selective each index is (``ANALYZE``). Without it
+    SQLite guesses, and can pick the subscription index over the one that finds a single
+    assignment; with only a sample, an index whose rows are mostly null (most graph rows
+    have no configuration) looks useless. PostgreSQL keeps its own statistics."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
         connection.exec_driver_sql("ANALYZE")
 
 
