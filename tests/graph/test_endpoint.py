@@ -320,3 +320,11 @@ def test_a_regex_that_would_backtrack_answers_at_once(
     assert answer.status_code == 200
     assert answer.json()["data"] == []
     assert time.monotonic() - started < 2
+
+
+def test_a_regex_kustos_engine_refuses_is_a_bad_query(owner: TestClient, fleet: dict) -> None:
+    answer = query(owner, "resources | where name matches regex 'm*+0'")
+    assert answer.status_code == 400
+    problem = answer.json()["error"]["details"][1]
+    assert problem["code"] == "InvalidArgument"
+    assert "RE2" in problem["message"]

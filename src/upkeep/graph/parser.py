@@ -15,6 +15,7 @@ code that later recurses over it cannot overflow the stack.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -296,13 +297,12 @@ def _replay(text: str, stop: int) -> tuple[set[str], str | None]:
     by parsing the text again up to there. (Only failures pay for this.)"""
     interactive = _parser().parse_interactive(text)
     previous = None
-    try:
+    # the lexer stops with UnexpectedInput at ``stop``; everything before it is fed
+    with suppress(UnexpectedInput):
         for token in interactive.iter_parse():
             if token.start_pos >= stop:
                 break  # iter_parse feeds a token only when asked for the next one
             previous = str(token.value)
-    except UnexpectedInput:
-        pass  # the lexer stopped at ``stop``; everything before it is fed
     return interactive.accepts(), previous
 
 
@@ -575,9 +575,10 @@ def _datetime_value(text: str, token: Token) -> datetime:
     """ISO 8601 dates and times (``2024-01-01``, ``2024-01-01T10:00:00Z``,
     ``2024-01-01 10:00``, with an optional offset), as an aware UTC datetime."""
     found = _DATETIME.fullmatch(text)
-    if found:
-        year, month, day, hour, minute, second, fraction, zone = found.groups()
-        try:
+    # a text of the right shape can still name no instant (2024-02-30): the error below
+    with suppress(OverflowError, ValueError):
+        if found:
+            year, month, day, hour, minute, second, fraction, zone = found.groups()
             moment = datetime(
                 int(year),
                 int(month),
@@ -589,8 +590,6 @@ def _datetime_value(text: str, token: Token) -> datetime:
                 tzinfo=UTC,
             )
             return moment - _utc_offset(zone)
-        except (OverflowError, ValueError):
-            pass
     raise _literal_error(
         f"{_quote(token.value)} is not a valid datetime; write for example datetime(2024-01-31) "
         "or datetime(2024-01-31T10:00:00Z).",
