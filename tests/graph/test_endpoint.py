@@ -328,3 +328,20 @@ def test_a_regex_kustos_engine_refuses_is_a_bad_query(owner: TestClient, fleet: 
     problem = answer.json()["error"]["details"][1]
     assert problem["code"] == "InvalidArgument"
     assert "RE2" in problem["message"]
+
+
+def test_keys_that_read_alike_are_one_group_with_their_distinct_counts_right(
+    owner: TestClient, store: Store, clock: SettableClock, fleet: dict
+) -> None:
+    rows = [
+        machine_row(fleet["a"], "Web", "p1", v=5),
+        machine_row(fleet["a"], "Web", "p2", v="5"),
+        machine_row(fleet["a"], "Web", "p3", v=5),
+    ]
+    put_rows(store, clock(), "resources", rows)
+    counted = query(
+        owner,
+        "resources | where name startswith 'p'"
+        " | summarize n = count(), places = dcount(location) by tostring(properties.v)",
+    )
+    assert counted.json()["data"] == [{"properties_v": "5", "n": 3, "places": 1}]

@@ -11,7 +11,7 @@ from upkeep.graph.evaluate import Context, Frame, run_operators
 from upkeep.graph.formats import shaped
 from upkeep.graph.models import FacetIn
 from upkeep.graph.parser import parse
-from upkeep.graph.syntax import Summarize, Where
+from upkeep.graph.syntax import Column, Literal, Sort, SortKey, Summarize, Take, Where
 
 #: Values a facet lists when its request says no ``$top``.
 DEFAULT_TOP = 10
@@ -38,15 +38,15 @@ def facet(result: service.Result, request: FacetIn, now: datetime, result_format
                 {"code": "InvalidColumnNames", "message": error.message},
             ],
         }
-    rows = _sorted(frame, options)
     top = options.top if options and options.top else DEFAULT_TOP
+    ordered = run_operators(frame, (_order(frame, options), Take(Literal(top, "long"))), context)
     columns = [name for name in frame.columns if name != "count"] + ["count"]
     return {
         "expression": request.expression,
         "resultType": "FacetResult",
         "totalRecords": len(frame.rows),
-        "count": min(top, len(rows)),
-        "data": shaped(columns, rows[:top], result_format),
+        "count": len(ordered.rows),
+        "data": shaped(columns, ordered.rows, result_format),
     }
 
 
@@ -59,18 +59,11 @@ def _operator(text: str, kind: type) -> Any:
     return operator
 
 
-def _sorted(frame: Frame, options: Any) -> list[dict[str, Any]]:
-    key = options.sort_by if options and options.sort_by else "count"
-    if key not in frame.columns:
-        key = "count"
+def _order(frame: Frame, options: Any) -> Sort:
+    """By ``sortBy`` (a facet column; the count otherwise), ``desc`` unless asked ``asc``."""
+    key = options.sort_by if options and options.sort_by in frame.columns else "count"
     descending = not (options and options.sort_order == "asc")
-    present = [row for row in frame.rows if row.get(key) is not None]
-    missing = [row for row in frame.rows if row.get(key) is None]
-    try:
-        present.sort(key=lambda row: row[key], reverse=descending)
-    except TypeError:
-        present.sort(key=lambda row: str(row[key]), reverse=descending)
-    return present + missing
+    return Sort((SortKey(Column(key), descending=descending),))
 
 
 def _no_subqueries(query: Any) -> Frame:

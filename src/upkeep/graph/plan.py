@@ -142,7 +142,7 @@ def needed_columns(operators: tuple[Operator, ...]) -> set[str] | None:
     for operator in operators:
         if isinstance(operator, Join | Union | ProjectAway | ProjectRename):
             return None
-        found = _references(operator)
+        found = references(operator)
         if found is None:
             return None
         needed |= found
@@ -153,8 +153,9 @@ def needed_columns(operators: tuple[Operator, ...]) -> set[str] | None:
     return None
 
 
-def _references(node: Any) -> set[str] | None:
-    """Column names a node reads; None if it reads every column (``*``)."""
+def references(node: Any) -> set[str] | None:
+    """Column names a node (an operator or an expression) reads; None if it reads every
+    column (``*``). An empty set: a constant."""
     if isinstance(node, Star) or (isinstance(node, Distinct) and not node.columns):
         return None
     if isinstance(node, Column):
@@ -166,7 +167,7 @@ def _references(node: Any) -> set[str] | None:
         value = getattr(node, item.name)
         for child in value if isinstance(value, tuple) else (value,):
             if is_dataclass(child):
-                inner = _references(child)
+                inner = references(child)
                 if inner is None:
                     return None
                 found |= inner
@@ -192,6 +193,8 @@ class Aggregation:
     operator: Count | Summarize
     keys: tuple[Key, ...]
     aggregates: tuple[ColumnElement[Any], ...]
+    #: every aggregate is a count, so two groups' values can be added
+    summable: bool = True
 
 
 def aggregation(operator: Operator, dialect: str) -> Aggregation | None:
@@ -204,7 +207,10 @@ def aggregation(operator: Operator, dialect: str) -> Aggregation | None:
     aggregates = [_aggregate(item, dialect) for item in operator.aggregates]
     if any(key is None for key in keys) or any(agg is None for agg in aggregates):
         return None
-    return Aggregation(operator, tuple(keys), tuple(aggregates))  # type: ignore[arg-type]
+    summable = all(
+        isinstance(item.expr, Call) and item.expr.name == "count" for item in operator.aggregates
+    )
+    return Aggregation(operator, tuple(keys), tuple(aggregates), summable)  # type: ignore[arg-type]
 
 
 def _key(item: Assignment, dialect: str) -> Key | None:

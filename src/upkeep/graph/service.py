@@ -30,13 +30,10 @@ from upkeep.graph.parser import parse
 from upkeep.graph.records import row_of
 from upkeep.graph.syntax import (
     Call,
-    Column,
     Count,
     Expression,
     Extend,
-    Index,
     Literal,
-    Member,
     Project,
     ProjectAway,
     ProjectRename,
@@ -174,8 +171,8 @@ class _Executor:
         rest = found.rest
         if found.exact and rest:
             aggregation = planner.aggregation(rest[0], self.dialect)
-            if aggregation is not None:
-                frame = self._aggregate(found, aggregation)
+            frame = self._aggregate(found, aggregation) if aggregation else None
+            if frame is not None:
                 return run_operators(frame, rest[1:], self.context)
         needed = planner.needed_columns(rest)
         rows = self._rows(
@@ -208,7 +205,7 @@ class _Executor:
         return planner.plan(table, query.operators, self.dialect, self._constant)
 
     def _constant(self, expression: Expression) -> Any:
-        if _reads_columns(expression):
+        if planner.references(expression) != set():
             raise LookupError("reads a column")
         return evaluate(expression, {}, self.context)
 
@@ -240,7 +237,7 @@ class _Executor:
             return [row_of(record) for record in found]
         return [row_of({**_UNREAD, **record}) for record in found]
 
-    def _aggregate(self, found: planner.Plan, aggregation: planner.Aggregation) -> Frame:
+    def _aggregate(self, found: planner.Plan, aggregation: planner.Aggregation) -> Frame | None:
         keys = [key.sql for key in aggregation.keys]
         statement = (
             sa.select(*keys, *aggregation.aggregates)
@@ -264,7 +261,7 @@ class _Executor:
             ]
             values.extend(record[len(keys) :])
             frame.rows.append(dict(zip(names, values, strict=True)))
-        return _merge_groups(frame, len(keys))
+        return _merge_groups(frame, len(keys), summable=aggregation.summable)
 
     def _decoded(self, value: Any, decode: str | None) -> Any:
         if decode is None or value is None:
@@ -276,7 +273,10 @@ class _Executor:
         return value
 
     def _count_of(self, take: Take) -> int:
-        value = self._constant(take.count) if not _reads_columns(take.count) else None
+        try:
+            value = self._constant(take.count)
+        except LookupError:
+            value = None
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise KqlError("InvalidArgument", "take needs a non-negative whole number.", take.pos)
         return value
@@ -304,8 +304,10 @@ def _store_columns(needed: set[str] | None) -> list[sa.ColumnElement[Any]]:
     return [graph_rows.c[name] for name in sorted(names)] or [graph_rows.c.row_id]
 
 
-def _merge_groups(frame: Frame, key_count: int) -> Frame:
-    """SQL groups by JSON text; groups whose decoded keys are equal become one (counts add)."""
+def _merge_groups(frame: Frame, key_count: int, *, summable: bool) -> Frame | None:
+    """SQL groups by JSON text; groups whose decoded keys are equal (``tostring`` of 5 and
+    of "5") become one, their counts added. None when that would add distinct counts,
+    which cannot be added: the caller then summarizes in Python."""
     if key_count == 0:
         return frame
     merged: dict[str, dict[str, Any]] = {}
@@ -315,29 +317,13 @@ def _merge_groups(frame: Frame, key_count: int) -> Frame:
         found = merged.get(marker)
         if found is None:
             merged[marker] = row
-        else:
-            for name in names[key_count:]:
-                found[name] = (found[name] or 0) + (row[name] or 0)
+            continue
+        if not summable:
+            return None
+        for name in names[key_count:]:
+            found[name] = (found[name] or 0) + (row[name] or 0)
     frame.rows = list(merged.values())
     return frame
-
-
-def _reads_columns(expression: Expression) -> bool:
-    if isinstance(expression, Column):
-        return True
-    if isinstance(expression, Literal):
-        return False
-    if isinstance(expression, Member | Index):
-        return True
-    children = [
-        getattr(expression, name) for name in getattr(expression, "__slots__", ()) if name != "pos"
-    ]
-    for child in children:
-        items = child if isinstance(child, tuple) else (child,)
-        for item in items:
-            if hasattr(item, "pos") and not isinstance(item, str) and _reads_columns(item):
-                return True
-    return False
 
 
 @contextmanager
