@@ -3,7 +3,8 @@
 When a fleet is woken at once (a maintenance window opens), thousands of long-polls find
 work in the same moment. Each would need a write to mark its job Running; the
 :class:`Dispatcher` gathers the polls that arrive within a few milliseconds and serves them
-all with one transaction (a group commit).
+all with one transaction (a group commit). Their Resource Graph rows (now InProgress)
+follow in a second transaction once the agents have been answered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from upkeep.clock import Clock
 from upkeep.db.store import Store
+from upkeep.graph import records
 from upkeep.patching import service
 
 #: How long a batch waits for company before it is written.
@@ -38,10 +40,9 @@ class Dispatcher:
     async def _flush_soon(self) -> None:
         await asyncio.sleep(GATHER_SECONDS)
         batch, self._waiting, self._flush = self._waiting, {}, None
+        now = self.clock()
         try:
-            handed = await self.store.write(
-                service.dispatch, list(batch), self.clock(), self.timeouts
-            )
+            dispatched = await self.store.write(service.dispatch, list(batch), now, self.timeouts)
         except Exception as error:  # every poll in the batch learns of it
             for futures in batch.values():
                 for future in futures:
@@ -49,4 +50,8 @@ class Dispatcher:
             return
         for machine, futures in batch.items():
             for future in futures:
-                future.set_result(handed.get(machine))
+                future.set_result(dispatched.handed.get(machine))
+        if dispatched.started:
+            # after the agents have their jobs: a window's dispatch is the hot path, and
+            # the graph showing Pending for a moment longer harms no one
+            await self.store.write(records.refresh_jobs, dispatched.started, now)

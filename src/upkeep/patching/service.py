@@ -190,14 +190,26 @@ def has_work(connection: Connection, machine_key: str) -> bool:
     return connection.execute(_NEXT, {"machine": machine_key}).first() is not None
 
 
+@dataclass
+class Dispatched:
+    """Each machine's job as its agent receives it, and the jobs that started just now."""
+
+    handed: dict[str, dict[str, Any]]
+    started: list[str]
+
+
 def dispatch(
     connection: Connection, machine_keys: list[str], now: datetime, timeouts: Timeouts
-) -> dict[str, dict[str, Any]]:
+) -> Dispatched:
     """Each machine's next job, marked Running, as its agent receives it (machines without
     work are left out). A Running job is handed out again: an agent that restarted must
     learn what it was doing. One call serves many machines, so that a fleet woken at once
-    is served by a few transactions, not one each."""
+    is served by a few transactions, not one each.
+
+    The started jobs' Resource Graph rows are the caller's to refresh, after the agents
+    have their jobs (:func:`upkeep.graph.records.refresh_jobs`)."""
     handed: dict[str, dict[str, Any]] = {}
+    started_ids: list[str] = []
     for first in range(0, len(machine_keys), 500):
         chunk = machine_keys[first : first + 500]
         rows = connection.execute(
@@ -222,8 +234,8 @@ def dispatch(
                 .values(state=RUNNING, started_at=now, finish_by=bindparam("finish_by")),
                 started,
             )
-            records.refresh_jobs(connection, [item["job"] for item in started], now)
-    return handed
+            started_ids += [item["job"] for item in started]
+    return Dispatched(handed, started_ids)
 
 
 def install_deadline(job: RowMapping | dict[str, Any]) -> datetime:
