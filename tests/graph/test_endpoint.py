@@ -1,11 +1,11 @@
 """``POST /providers/Microsoft.ResourceGraph/resources``: paging, formats, facets, errors,
-throttling, limits, and which rows each caller may read."""
+throttling, limits, which rows each caller may read, and queries sent again."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -345,3 +345,39 @@ def test_keys_that_read_alike_are_one_group_with_their_distinct_counts_right(
         " | summarize n = count(), places = dcount(location) by tostring(properties.v)",
     )
     assert counted.json()["data"] == [{"properties_v": "5", "n": 3, "places": 1}]
+
+
+# --- a query sent again: kept plans never hide a change -----------------------------
+
+
+def test_a_query_sent_again_sees_rows_written_in_between(
+    owner: TestClient, store: Store, clock: SettableClock, fleet: dict
+) -> None:
+    text = "resources | where name startswith 'new' | project name"
+    assert names(query(owner, text)) == []
+    put_rows(store, clock(), "resources", [machine_row(fleet["a"], "Db", "new1")])
+    assert names(query(owner, text)) == ["new1"]
+
+
+def test_a_query_on_the_clock_moves_with_it(
+    owner: TestClient, store: Store, clock: SettableClock, fleet: dict
+) -> None:
+    modified = (clock() - timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = machine_row(fleet["a"], "Db", "quiet", lastModifiedDateTime=modified)
+    put_rows(store, clock(), "resources", [row])
+    text = "resources | where properties.lastModifiedDateTime < ago(1d) | project name"
+    assert names(query(owner, text)) == []
+    clock.advance(days=1)
+    assert names(query(owner, text)) == ["quiet"]
+
+
+def test_the_same_text_from_two_callers_gives_each_its_own_rows(
+    store: Store, clock: SettableClock, tokens: Tokens, fleet: dict
+) -> None:
+    text = "resources | where name startswith 'b' or name startswith 'm2' | project name"
+    reader_a = tokens.make("Reader", f"/subscriptions/{fleet['a']}")
+    reader_b = tokens.make("Reader", f"/subscriptions/{fleet['b']}")
+    with as_caller(store, clock, reader_a) as client:
+        assert names(query(client, text)) == ["m20", "m21", "m22", "m23", "m24"]
+    with as_caller(store, clock, reader_b) as client:
+        assert names(query(client, text)) == ["b0", "b1", "b2"]

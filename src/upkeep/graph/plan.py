@@ -15,7 +15,7 @@ properties (ISO text compared with a bound widened by a second).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,6 +106,10 @@ class Plan:
     rest: tuple[Operator, ...]
     #: an index lookup narrows the rows (so sort what it finds rather than walk in order)
     selective: bool = False
+    #: the SQL holds no value of the query's clock (``ago(7d)``): later runs may reuse it
+    timeless: bool = True
+    #: the row columns ``rest`` reads or shows (see :func:`needed_columns`); None: any
+    reads: frozenset[str] | None = None
 
 
 def plan(table: str, operators: tuple[Operator, ...], dialect: str, constant: Constant) -> Plan:
@@ -124,9 +128,12 @@ def plan(table: str, operators: tuple[Operator, ...], dialect: str, constant: Co
     exact = all(condition.exact for condition in conditions)
     parts = [condition.sql for condition in conditions if condition.sql is not None]
     where = sa.and_(graph_rows.c.table_name == table, *parts)
-    rest = operators[len(leading) :] if exact else operators
+    rest = tuple(operators[len(leading) :] if exact else operators)
     selective = any(condition.selective for condition in conditions)
-    return Plan(table, where, exact, tuple(rest), selective)
+    timeless = not any(reads_clock(where.predicate) for where in leading)
+    needed = needed_columns(rest)
+    reads = None if needed is None else frozenset(needed)
+    return Plan(table, where, exact, rest, selective, timeless, reads)
 
 
 # --- the columns a query reads ------------------------------------------------------------
@@ -161,17 +168,30 @@ def references(node: Any) -> set[str] | None:
     if isinstance(node, Column):
         return {node.name}
     found: set[str] = set()
+    for child in _children(node):
+        inner = references(child)
+        if inner is None:
+            return None
+        found |= inner
+    return found
+
+
+def reads_clock(node: Any) -> bool:
+    """Whether a node calls ``now()`` or ``ago()``: its value depends on when it runs."""
+    if isinstance(node, Call) and node.name in ("now", "ago"):
+        return True
+    return any(reads_clock(child) for child in _children(node))
+
+
+def _children(node: Any) -> Iterator[Any]:
+    """The syntax nodes directly inside ``node`` (expressions, operators, subqueries)."""
     if not is_dataclass(node):
-        return found
+        return
     for item in fields(node):
         value = getattr(node, item.name)
         for child in value if isinstance(value, tuple) else (value,):
             if is_dataclass(child):
-                inner = references(child)
-                if inner is None:
-                    return None
-                found |= inner
-    return found
+                yield child
 
 
 # --- aggregation in SQL ------------------------------------------------------------------

@@ -26,6 +26,7 @@ from upkeep.db.tables import graph_rows
 from upkeep.graph import plan as planner
 from upkeep.graph.errors import KqlError
 from upkeep.graph.evaluate import Context, Frame, evaluate, output_name, run_operators
+from upkeep.graph.memo import IdentityMemo
 from upkeep.graph.parser import parse
 from upkeep.graph.records import row_of
 from upkeep.graph.syntax import (
@@ -47,6 +48,9 @@ from upkeep.graph.tables import COLUMNS, TABLES
 
 #: Operators that keep every row and its place: paging can happen before them.
 _ROW_WISE = (Project, ProjectAway, ProjectRename, Extend)
+#: Plans by parsed query and dialect; SELECTs by plan, scope and columns read.
+_PLANS: IdentityMemo[planner.Plan] = IdentityMemo(1024)
+_SELECTS: IdentityMemo[sa.Select[Any]] = IdentityMemo(1024)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,9 @@ class Scope:
     group: str | None = None
 
     def sql(self) -> sa.ColumnElement[bool]:
-        condition = graph_rows.c.subscription_id.in_(self.subscriptions)
+        # one parameter each, not an expanding list: a kept statement is then final SQL
+        listed = [sa.literal(subscription) for subscription in self.subscriptions]
+        condition = graph_rows.c.subscription_id.in_(listed)
         if self.group is not None:
             condition = sa.and_(condition, graph_rows.c.group_key == self.group.lower())
         return condition
@@ -144,11 +150,8 @@ class _Executor:
             rest = rest[1:]
         if not all(isinstance(operator, _ROW_WISE) for operator in rest):
             return None
-        columns = run_operators(Frame(list(COLUMNS), []), rest, self.context).columns
         wanted = int(min(page.top, max(0, cap - page.skip)))
-        rows = self._rows(
-            self._where(found), limit=wanted + 1, offset=page.skip, selective=found.selective
-        )
+        rows = self._rows(found, limit=wanted + 1, offset=page.skip, needed=found.reads)
         if page.skip == 0 and len(rows) <= wanted:
             total = len(rows)  # the whole result fits the page: no count needed
         else:
@@ -158,7 +161,7 @@ class _Executor:
             total = int(min(count, cap))
         rows = rows[:wanted]
         frame = run_operators(Frame(list(COLUMNS), rows), rest, self.context)
-        return Result(columns, frame.rows, total)
+        return Result(frame.columns, frame.rows, total)
 
     # -- any query, whole -----------------------------------------------------------------
 
@@ -174,13 +177,7 @@ class _Executor:
             frame = self._aggregate(found, aggregation) if aggregation else None
             if frame is not None:
                 return run_operators(frame, rest[1:], self.context)
-        needed = planner.needed_columns(rest)
-        rows = self._rows(
-            self._where(found),
-            limit=self.limits.rows + 1,
-            needed=needed,
-            selective=found.selective,
-        )
+        rows = self._rows(found, limit=self.limits.rows + 1, needed=found.reads)
         if len(rows) > self.limits.rows:
             raise KqlError(
                 "QueryLimit",
@@ -202,7 +199,12 @@ class _Executor:
         return source.name
 
     def _plan(self, table: str, query: Query) -> planner.Plan:
-        return planner.plan(table, query.operators, self.dialect, self._constant)
+        found = _PLANS.get(query, self.dialect)
+        if found is None:
+            found = planner.plan(table, query.operators, self.dialect, self._constant)
+            if found.timeless:
+                _PLANS.put(query, self.dialect, found)
+        return found
 
     def _constant(self, expression: Expression) -> Any:
         if planner.references(expression) != set():
@@ -216,26 +218,39 @@ class _Executor:
 
     def _rows(
         self,
-        where: sa.ColumnElement[bool],
+        found: planner.Plan,
         *,
         limit: int,
         offset: int = 0,
-        needed: set[str] | None = None,
-        selective: bool = False,
+        needed: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows as Resource Graph shows them. With ``needed``, only those columns are read
         (the others, which nothing reads or shows, are left empty)."""
         columns = _store_columns(needed)
+        statement = _SELECTS.get(found, (self.scope, needed))
+        if statement is None:
+            statement = self._select(found, columns)
+            if found.timeless:
+                _SELECTS.put(found, (self.scope, needed), statement)
+        records = self.connection.execute(statement, {"row_limit": limit, "row_offset": offset})
+        names = [column.name for column in columns]
+        if needed is None:
+            return [row_of(dict(zip(names, record, strict=True))) for record in records]
+        return [row_of({**_UNREAD, **dict(zip(names, record, strict=True))}) for record in records]
+
+    def _select(self, found: planner.Plan, columns: tuple[sa.Column[Any], ...]) -> sa.Select[Any]:
+        """The rows of ``found`` in the caller's scope, a page at a time (the page's limit
+        and offset are parameters, so one statement serves every page)."""
         # after an index lookup, sort what it found: walking the whole table in row order
         # until enough rows match (what SQLite would rather do for a LIMIT) reads it all
-        order = graph_rows.c.row_id + 0 if selective else graph_rows.c.row_id
-        statement = sa.select(*columns).where(where).order_by(order).limit(limit)
-        if offset:
-            statement = statement.offset(offset)
-        found = self.connection.execute(statement).mappings()
-        if needed is None:
-            return [row_of(record) for record in found]
-        return [row_of({**_UNREAD, **record}) for record in found]
+        order = graph_rows.c.row_id + 0 if found.selective else graph_rows.c.row_id
+        return (
+            sa.select(*columns)
+            .where(self._where(found))
+            .order_by(order)
+            .limit(sa.bindparam("row_limit", type_=sa.Integer))
+            .offset(sa.bindparam("row_offset", type_=sa.Integer))
+        )
 
     def _aggregate(self, found: planner.Plan, aggregation: planner.Aggregation) -> Frame | None:
         keys = [key.sql for key in aggregation.keys]
@@ -297,11 +312,13 @@ _STORE_COLUMNS = {
 _UNREAD = {column.name: None for column in graph_rows.columns}
 
 
-def _store_columns(needed: set[str] | None) -> list[sa.ColumnElement[Any]]:
+@lru_cache(maxsize=256)
+def _store_columns(needed: frozenset[str] | None) -> tuple[sa.Column[Any], ...]:
+    """The store columns behind the row columns ``needed`` (None: every one)."""
     if needed is None:
-        return list(graph_rows.columns)
+        return tuple(graph_rows.columns)
     names = {_STORE_COLUMNS.get(column, "extras") for column in needed & set(COLUMNS)}
-    return [graph_rows.c[name] for name in sorted(names)] or [graph_rows.c.row_id]
+    return tuple(graph_rows.c[name] for name in sorted(names)) or (graph_rows.c.row_id,)
 
 
 def _merge_groups(frame: Frame, key_count: int, *, summable: bool) -> Frame | None:
