@@ -5,6 +5,7 @@ of a run in ``maintenanceresources``; a machine's latest assessment in
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,8 +35,10 @@ from upkeep.db.tables import graph_rows, jobs
 from upkeep.graph import records
 from upkeep.graph.tables import COLUMNS
 from upkeep.machines import service as machines
+from upkeep.machines.presence import JobBoard
+from upkeep.orchestrator.loop import Orchestrator
 from upkeep.orchestrator.retention import prune
-from upkeep.patching.service import expire
+from upkeep.patching.service import Timeouts, expire
 from upkeep.server import ServerSettings, prepare
 
 COMPUTE = "api-version=2025-04-01"
@@ -420,7 +423,7 @@ def shown_in_progress(store: Store, ids: list[str]) -> dict[str, Any]:
     deadline = time.monotonic() + 1
     while True:
         rows = graph(store, "maintenanceresources")
-        if all(rows[key]["properties"]["status"] == "InProgress" for key in ids):
+        if all(key in rows and rows[key]["properties"]["status"] == "InProgress" for key in ids):
             return rows
         if time.monotonic() > deadline:
             return rows
@@ -431,7 +434,8 @@ def test_a_run_shows_each_machines_part_and_the_run_as_the_jobs_move(
     fleet: Fleet, store: Store, clock: SettableClock, scheduled: dict[str, str]
 ) -> None:
     clock.now = utc("2026-11-26 09:00")
-    fleet.tick()
+    fleet.tick()  # the window opens: its agents are told first
+    fleet.tick()  # the next round shows the run
     rows = graph(store, "maintenanceresources")
     web_1, run = rows[part(scheduled["web-1"])], rows[scheduled["run"]]
     assert (web_1["name"], web_1["type"]) == (RUN, "microsoft.maintenance/applyupdates")
@@ -480,6 +484,35 @@ def test_a_run_shows_each_machines_part_and_the_run_as_the_jobs_move(
         graph(store, "maintenanceresources")[scheduled["run"]]["properties"]["status"]
         == "Completed"
     )
+
+
+def test_a_runs_rows_follow_once_its_agents_were_told(
+    fleet: Fleet, store: Store, clock: SettableClock, scheduled: dict[str, str]
+) -> None:
+    clock.now = utc("2026-11-26 09:00")
+    fleet.tick()
+    assert scheduled["run"] not in graph(store, "maintenanceresources")
+    assert fleet.job_of("web-1") is not None
+    shown_in_progress(store, [part(scheduled["web-1"])])
+    fleet.tick()
+    rows = graph(store, "maintenanceresources")
+    assert rows[part(scheduled["web-1"])]["properties"]["status"] == "InProgress"
+    assert rows[part(scheduled["web-2"])]["properties"]["status"] == "Pending"
+    run = rows[scheduled["run"]]["properties"]
+    assert (run["status"], run["machineCount"]) == ("InProgress", 2)
+
+
+def test_a_new_leader_shows_the_runs_its_predecessor_opened(
+    fleet: Fleet, store: Store, clock: SettableClock, scheduled: dict[str, str]
+) -> None:
+    clock.now = utc("2026-11-26 09:00")
+    fleet.tick()  # the leader opens the window, then stops before its next round
+    successor = Orchestrator(store, clock, JobBoard(), Timeouts())
+    clock.now = utc("2026-11-26 09:01")  # the stopped leader's lease has run out
+    asyncio.run(successor.tick_once())
+    rows = graph(store, "maintenanceresources")
+    assert rows[part(scheduled["web-1"])]["properties"]["status"] == "Pending"
+    assert rows[scheduled["run"]]["properties"]["machineCount"] == 2
 
 
 def test_missed_and_cancelled_windows_are_on_record(
@@ -624,6 +657,7 @@ def test_deleting_a_resource_group_removes_everything_in_it(
     fleet.assign(elsewhere, "daily", scheduled["configuration"])
     clock.now = utc("2026-11-26 09:00")
     fleet.tick()
+    fleet.tick()  # the run is shown
     assert fleet.api.delete(f"{group_path(fleet.sub, 'Web')}?{RESOURCES}").status_code in (200, 202)
     rows = graph(store, "resources") | graph(store, "maintenanceresources")
     assert not [row for row in rows.values() if row["resourceGroup"] == "Web"]
@@ -654,6 +688,7 @@ def test_a_store_without_rows_is_backfilled_once_with_the_rows_changes_write(
     operate(fleet, "web-2", scheduled["web-2"], "assessPatches", ASSESSED)
     clock.now = utc("2026-11-26 09:00")
     fleet.tick()
+    fleet.tick()  # the run is shown
     report(fleet, "web-1", fleet.job_of("web-1"), INSTALLED)
     written = everything(store)
     with store.writing() as connection:

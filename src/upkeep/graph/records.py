@@ -522,6 +522,14 @@ def refresh_run(connection: Connection, run_id: str, now: datetime) -> None:
     _rewrite(connection, connection.execute(_JOBS_OF_RUN, {"run": run_id}), now, [run_id])
 
 
+def show_new_run(connection: Connection, run_id: str, now: datetime) -> None:
+    """A new run's rows, written after its agents were told of their jobs: the run's own
+    row, and those of its jobs that have none yet (the dispatcher writes the rows of the
+    jobs it hands out). Rows already there are left as they are."""
+    unshown = _JOBS_OF_RUN.where(~exists().where(graph_rows.c.owner == jobs.c.id))
+    _rewrite(connection, connection.execute(unshown, {"run": run_id}), now, [run_id])
+
+
 def refresh_run_named(
     connection: Connection, configuration_key: str, name: str, now: datetime
 ) -> None:

@@ -62,6 +62,8 @@ class Orchestrator:
         self._statuses_at: datetime | None = None
         self.holder = uuid.uuid4().hex  # this process, for as long as it runs
         self.leading = False
+        #: runs whose agents were told of their jobs, their graph rows still to write
+        self._unshown: list[str] = []
 
     async def tick_once(self) -> list[windows.Handled]:
         """One round: lead (or not), and handle what is due now."""
@@ -70,8 +72,12 @@ class Orchestrator:
         if leading != self.leading:
             logger.info("leadership", extra={"leading": leading, "holder": self.holder})
             self.leading = leading
+            # a leader that stopped may not have shown the runs it opened
+            self._unshown = await self.store.read(windows.open_runs, now) if leading else []
         if not leading:
             return []
+        # last round's runs: their agents have had a round to take their jobs
+        await self._show_new_runs(now)
         handled = []
         # each pass moves every due configuration on by one window, so this ends; a server
         # that was down for days records each missed window
@@ -81,6 +87,8 @@ class Orchestrator:
                 if outcome is not None:
                     handled.append(outcome)
                     self._announce(key, outcome)
+                    if outcome.state == windows.STARTED:
+                        self._unshown.append(outcome.run_id)
         # most rounds have neither: a read (cached on SQLite) spares a write transaction
         if await self.store.read(windows.has_held_jobs):
             self.board.notify(await self.store.write(windows.advance_rollouts, now))
@@ -91,6 +99,13 @@ class Orchestrator:
         await self._prune(now)
         await self._show_statuses(now)
         return handled
+
+    async def _show_new_runs(self, now: datetime) -> None:
+        """The graph rows of the runs opened since the last round: written after their
+        agents were told, so that 10,000 rows do not hold back 10,000 jobs."""
+        while self._unshown:
+            await self.store.write(records.show_new_run, self._unshown[0], now)
+            self._unshown.pop(0)
 
     async def _prune(self, now: datetime) -> None:
         """Delete old history, at most once an hour."""

@@ -7,6 +7,11 @@ Handling a window is one write transaction: the run (unique per configuration an
 start, so no window is handled twice even by two leaders), every job, and the next start.
 A window whose start passed while no server ran is still run if its machines can be
 patched before the reboot reserve; otherwise it is recorded as missed, with the reason.
+
+A started run's Resource Graph rows are not part of that transaction: writing a row for
+each of 10,000 machines would hold back every agent's job by as long again. The leader
+writes them once the agents have been told (:func:`open_runs` finds those a leader that
+stopped could not write).
 """
 
 from __future__ import annotations
@@ -69,7 +74,8 @@ def due(connection: Connection, now: datetime, limit: int = 100) -> list[str]:
 
 def handle_window(connection: Connection, key: str, now: datetime) -> Handled | None:
     """Run (or record as missed) the configuration's due window, and move its index on to
-    the next window; None when it is no longer due (deleted, changed, or handled)."""
+    the next window; None when it is no longer due (deleted, changed, or handled). A
+    started run's graph rows are the caller's to write (:func:`records.show_new_run`)."""
     row = (
         connection.execute(
             _CONFIGURATIONS.where(
@@ -109,7 +115,6 @@ def handle_window(connection: Connection, key: str, now: datetime) -> Handled | 
     run = correlation_id(configuration_id_of(row), run_name(start))
     plans = [job_plan(row["body"], machine, run, start, end) for machine in targets]
     queued = patching.queue_run(connection, run_id, plans, now, rollout.concurrency(len(plans)))
-    records.refresh_run(connection, run_id, now)
     return Handled(run_id, start, STARTED, queued)
 
 
@@ -140,6 +145,16 @@ def start_now(connection: Connection, machine: RowMapping, now: datetime) -> str
     )
     records.refresh_run(connection, run_id, now)
     return name
+
+
+def open_runs(connection: Connection, now: datetime) -> list[str]:
+    """Runs whose window is still open, oldest first."""
+    found = connection.execute(
+        select(runs.c.id)
+        .where(runs.c.state == STARTED, runs.c.window_end > now)
+        .order_by(runs.c.window_start)
+    )
+    return list(found.scalars())
 
 
 def _already_handled(connection: Connection, key: str, start: datetime) -> bool:
