@@ -188,7 +188,8 @@ def queries(subscription: str) -> list[tuple[str, str, str]]:
             " | order by patch asc",
             "SELECT json_extract(properties, '$.patchName') AS patch,"
             f" json_extract(properties, '$.version') FROM graph_rows WHERE {patches}"
-            f" AND key LIKE '{machine.lower()}/%' AND {scope}"
+            # the ids under the machine, as an index range ('0' follows '/')
+            f" AND key >= '{machine.lower()}/' AND key < '{machine.lower()}0' AND {scope}"
             " AND EXISTS (SELECT 1 FROM json_each(properties, '$.classifications')"
             " WHERE value = 'Security') ORDER BY patch",
         ),

@@ -1837,6 +1837,22 @@ MAINTENANCE_CASES = [
 # patchassessmentresources ------------------------------------------------------------
 
 _ASSESSMENTS = "patchassessmentresources"
+#: A machine's rows found by their ids' prefix, the machine's id written in capitals.
+_DB_02 = BY_NAME["db-02"].id
+#: A prefix that ends inside a name: web-01 to web-03, not webapi-01.
+_WEB_0 = f"/subscriptions/{PRODUCTION}/resourceGroups/rg-web/providers/microsoft.compute/virtualmachines/WEB-0"
+
+
+def _rows_under(table: str, prefix: str) -> list[dict[str, Any]]:
+    return [row for row in ROWS[table] if row["id"].lower().startswith(prefix.lower())]
+
+
+def _updates_of_db_02() -> list[dict[str, Any]]:
+    return [
+        {"patchName": _prop(row, "patchName"), "version": _prop(row, "version")}
+        for row in _rows_under(_ASSESSMENTS, _DB_02 + "/")
+        if row["type"].endswith("/softwarepatches")
+    ]
 
 
 def _pending_by_classification(subscriptions: tuple[str, ...] = BOTH) -> list[dict[str, Any]]:
@@ -2126,6 +2142,18 @@ ASSESSMENT_CASES = [
         | summarize pending = count() by machine = tostring(split(id, '/')[8])
         | top 3 by pending
         """, lambda: _most_pending(3), ordered=True),
+    _case("one-machines-updates-by-id-prefix", f"""
+        patchassessmentresources
+        | where type has 'softwarepatches'
+        | where id startswith '{_DB_02.upper()}/'
+        | project patchName = tostring(properties.patchName), version = tostring(properties.version)
+        """, _updates_of_db_02, postgres=True),
+    _case("machines-whose-ids-start-alike", f"""
+        resources
+        | where id startswith '{_WEB_0}'
+        | project name
+        """, lambda: [{"name": row["name"]} for row in _rows_under("resources", _WEB_0)],
+        postgres=True),
     _case("kernel-5-15-updates", """
         patchassessmentresources
         | where type has 'softwarepatches' and properties.version startswith '5.15'

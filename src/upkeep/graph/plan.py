@@ -404,7 +404,7 @@ class _Compiler:
 
     def _string_test(self, op: str, subject: Expression, value: str) -> Condition:
         if isinstance(subject, Column):
-            return _column_test(op, subject.name, value)
+            return _column_test(op, subject.name, value, self.dialect)
         path = json_path(subject)
         if path is None:
             return UNKNOWN
@@ -443,9 +443,9 @@ class _Compiler:
         return Condition(text <= _iso(value + slack), False)
 
 
-def _column_test(op: str, name: str, value: str) -> Condition:
+def _column_test(op: str, name: str, value: str, dialect: str) -> Condition:
     if name == "id":
-        return _id_test(op, value)
+        return _id_test(op, value, dialect)
     if name in _LOWERCASE:
         column = _LOWERCASE[name]
         tests = {
@@ -479,7 +479,7 @@ def _has_term(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
     return sa.or_(*(column.like(pattern) for pattern in patterns))
 
 
-def _id_test(op: str, value: str) -> Condition:
+def _id_test(op: str, value: str, dialect: str) -> Condition:
     key, written = graph_rows.c.key, graph_rows.c.id
     if op == "=~" and value.isascii():
         return Condition(key == value.lower(), True, selective=True)
@@ -487,7 +487,18 @@ def _id_test(op: str, value: str) -> Condition:
         return Condition(sa.and_(key == value.lower(), written == value), True, selective=True)
     if op == "!=":
         return Condition(written != value, True)
+    if op == "startswith" and dialect == "sqlite" and _plain_ascii(value):
+        return Condition(_prefix_range(key, value.lower()), True, selective=True)
     return _like_test(op, key, value, lowercase=True)
+
+
+def _prefix_range(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix`` (ASCII), as a range an index can seek: what lies
+    under a machine (``id startswith '<machine id>/'``) is then read, not the whole table.
+    SQLite's LIKE is case-insensitive and so never uses the index; its BINARY order is the
+    code points' (PostgreSQL's order follows the locale, where a range is no prefix test)."""
+    after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(column >= prefix, column < after)
 
 
 def _like_test(
