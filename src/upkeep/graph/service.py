@@ -48,7 +48,7 @@ from upkeep.graph.tables import COLUMNS, TABLES
 
 #: Operators that keep every row and its place: paging can happen before them.
 _ROW_WISE = (Project, ProjectAway, ProjectRename, Extend)
-#: Plans by parsed query and dialect; SELECTs by plan, scope and columns read.
+#: Plans by parsed query and dialect; SELECTs by plan and scope.
 _PLANS: IdentityMemo[planner.Plan] = IdentityMemo(1024)
 _SELECTS: IdentityMemo[sa.Select[Any]] = IdentityMemo(1024)
 
@@ -151,7 +151,7 @@ class _Executor:
         if not all(isinstance(operator, _ROW_WISE) for operator in rest):
             return None
         wanted = int(min(page.top, max(0, cap - page.skip)))
-        rows = self._rows(found, limit=wanted + 1, offset=page.skip, needed=found.reads)
+        rows = self._rows(found, limit=wanted + 1, offset=page.skip)
         if page.skip == 0 and len(rows) <= wanted:
             total = len(rows)  # the whole result fits the page: no count needed
         else:
@@ -177,7 +177,7 @@ class _Executor:
             frame = self._aggregate(found, aggregation) if aggregation else None
             if frame is not None:
                 return run_operators(frame, rest[1:], self.context)
-        rows = self._rows(found, limit=self.limits.rows + 1, needed=found.reads)
+        rows = self._rows(found, limit=self.limits.rows + 1)
         if len(rows) > self.limits.rows:
             raise KqlError(
                 "QueryLimit",
@@ -216,26 +216,17 @@ class _Executor:
             sa.and_(self.scope.sql(), found.where) if found.where is not None else self.scope.sql()
         )
 
-    def _rows(
-        self,
-        found: planner.Plan,
-        *,
-        limit: int,
-        offset: int = 0,
-        needed: frozenset[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Rows as Resource Graph shows them. With ``needed``, only those columns are read
-        (the others, which nothing reads or shows, are left empty)."""
-        columns = _store_columns(needed)
-        statement = _SELECTS.get(found, (self.scope, needed))
+    def _rows(self, found: planner.Plan, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Rows as Resource Graph shows them. Only the columns the plan's operators read are
+        read (the others, which nothing reads or shows, are left empty)."""
+        columns = _store_columns(found.reads)
+        statement = _SELECTS.get(found, self.scope)
         if statement is None:
             statement = self._select(found, columns)
             if found.timeless:
-                _SELECTS.put(found, (self.scope, needed), statement)
+                _SELECTS.put(found, self.scope, statement)
         records = self.connection.execute(statement, {"row_limit": limit, "row_offset": offset})
         names = [column.name for column in columns]
-        if needed is None:
-            return [row_of(dict(zip(names, record, strict=True))) for record in records]
         return [row_of({**_UNREAD, **dict(zip(names, record, strict=True))}) for record in records]
 
     def _select(self, found: planner.Plan, columns: tuple[sa.Column[Any], ...]) -> sa.Select[Any]:
